@@ -1,0 +1,90 @@
+"""Training hyperparameters: one dataclass, and the presets as instances of it.
+
+Kept free of TensorFlow so the CLI can describe and check a config before loading it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+ARCHITECTURE_NAMES = ("mlp", "cnn", "vgg")  # built by models.ARCHITECTURES
+SCHEDULES = ("onecycle", "cosine", "constant")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass
+class TrainConfig:
+    """Every hyperparameter of a training run; a preset is one of these."""
+
+    architecture: str = "cnn"
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 3e-3  # the peak rate for 'onecycle' and 'cosine'
+    schedule: str = "onecycle"
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    label_smoothing: float = 0.0
+    augment: bool = True
+    augment_strength: float = 1.0
+    val_fraction: float = 0.1
+    train_subset: int | None = None  # use only this many training examples
+    patience: int | None = None  # stop after this many epochs without a better validation score
+    target_accuracy: float | None = None  # stop once validation accuracy reaches this
+    seed: int = 0
+
+    def validate(self) -> "TrainConfig":
+        checks = [
+            (self.architecture in ARCHITECTURE_NAMES,
+             f"architecture must be one of {', '.join(ARCHITECTURE_NAMES)}, not {self.architecture!r}"),
+            (self.schedule in SCHEDULES,
+             f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
+            (self.optimizer in OPTIMIZERS,
+             f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}"),
+            (1 <= self.epochs <= 1000, f"epochs must be 1..1000, not {self.epochs}"),
+            (1 <= self.batch_size <= 8192, f"batch size must be 1..8192, not {self.batch_size}"),
+            (0 < self.learning_rate <= 10, f"learning rate must be in (0, 10], not {self.learning_rate}"),
+            (0 <= self.weight_decay < 1, f"weight decay must be in [0, 1), not {self.weight_decay}"),
+            (0 <= self.label_smoothing < 1,
+             f"label smoothing must be in [0, 1), not {self.label_smoothing}"),
+            (0 <= self.augment_strength <= 2,
+             f"augmentation strength must be 0..2, not {self.augment_strength}"),
+            (0 < self.val_fraction < 0.5,
+             f"validation fraction must be in (0, 0.5), not {self.val_fraction}"),
+            (self.train_subset is None or self.train_subset >= 100,
+             f"training subset must be at least 100 examples, not {self.train_subset}"),
+            (self.patience is None or self.patience >= 1, f"patience must be >= 1, not {self.patience}"),
+            (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
+             f"target accuracy must be in (0, 1], not {self.target_accuracy}"),
+            (0 <= self.seed < 2**31, f"seed must be 0..2^31-1, not {self.seed}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        return self
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # A quick retrain: a small batch-norm convnet, one-cycle schedule, >= 99.0% test accuracy.
+    "fast": TrainConfig(architecture="cnn", epochs=3, batch_size=128, learning_rate=4e-3,
+                        augment=False),
+    # The shipped default: VGG-style net, handwriting augmentation, >= 99.6% test accuracy.
+    "best": TrainConfig(architecture="vgg", epochs=18, batch_size=128, learning_rate=3e-3,
+                        optimizer="adamw", weight_decay=5e-4, label_smoothing=0.05,
+                        augment=True, augment_strength=0.8, val_fraction=1 / 12),
+}
+
+
+def config_for(preset: str, **overrides: Any) -> TrainConfig:
+    """The preset's config with the given fields replaced (None values leave a field alone)."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ConfigError(f"unknown hyperparameter(s): {', '.join(sorted(unknown))}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(PRESETS[preset], **changes).validate()

@@ -1,0 +1,105 @@
+"""Decoding: any image a person delivers -> a float array in 0..1 (grey, RGB or RGBA).
+
+Accepts a file path, bytes, a PIL image or a numpy array. Applies the EXIF orientation,
+reads 16-bit, CMYK and palette images, and refuses decompression bombs before decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_PIXELS = 40_000_000  # larger images are refused before their pixels are decoded
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+
+
+def _from_pil(img: Image.Image) -> np.ndarray:
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageError(
+            f"image is {width}x{height} pixels, more than the {MAX_PIXELS:,} allowed"
+        )
+    if width == 0 or height == 0:
+        raise ImageError("image is empty (0 pixels)")
+    img = ImageOps.exif_transpose(img) or img
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return _scale_to_unit(np.asarray(img))
+    if mode in ("1", "L"):
+        return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
+    return np.asarray(img.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
+
+
+def _scale_to_unit(array: np.ndarray) -> np.ndarray:
+    """Integers by their type's range, floats as 0..1 when they are, else by their own range."""
+    if array.dtype == bool:
+        return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        top = 65535.0 if array.max(initial=0) > 255 else 255.0
+        if array.dtype == np.uint8:
+            top = 255.0
+        return np.clip(array.astype(np.float32) / top, 0.0, 1.0)
+    array = array.astype(np.float32)
+    if not np.isfinite(array).all():
+        raise ImageError("image array holds NaN or infinite values")
+    low, high = float(array.min()), float(array.max())
+    if low >= 0.0 and high <= 1.0:
+        return array
+    if low >= 0.0 and high <= 255.0:
+        return array / 255.0
+    return (array - low) / (high - low) if high > low else np.zeros_like(array)
+
+
+def _from_array(array: np.ndarray) -> np.ndarray:
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
+        raise ImageError(
+            f"image array has shape {array.shape}: expected (H, W), (H, W, 3) or (H, W, 4)"
+        )
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ImageError(f"image array has {array.shape[0] * array.shape[1]:,} pixels, too many")
+    if array.size == 0:
+        raise ImageError("image array is empty")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ImageError(f"image array has dtype {array.dtype}, expected numbers")
+    return _scale_to_unit(array)
+
+
+def decode_image(source: ImageSource) -> np.ndarray:
+    """float32 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, all in 0..1."""
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, Image.Image):
+        return _from_pil(source)
+    if isinstance(source, (bytes, bytearray)):
+        stream, label = io.BytesIO(source), "the given bytes"
+    elif isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise ImageError(f"no such file: {source}")
+        stream, label = source, str(source)
+    else:
+        raise ImageError(
+            f"cannot read an image from {type(source).__name__}: give a path, bytes, "
+            "a PIL image or a numpy array"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(stream) as img:
+                return _from_pil(img)
+    except UnidentifiedImageError:
+        raise ImageError(f"{label} is not an image in a format we read (PNG, JPEG, ...)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{label} is too large to decode safely (decompression bomb?)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{label} cannot be decoded: {e}") from None

@@ -1,0 +1,98 @@
+"""The architecture registry: name -> a function building a Keras model.
+
+Every model takes a batch of 28x28 images in MNIST convention (float32, ink 0..255) and
+scales them itself, so a prepared image goes straight in. Training models end in logits;
+`with_softmax` adds the calibrated softmax head that is saved and served.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from . import tf_setup  # noqa: F401  (quiet TensorFlow before it loads)
+import keras
+from keras import layers
+
+from .config import ARCHITECTURE_NAMES
+from .errors import ConfigError
+
+INPUT_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+
+def _input_block() -> tuple[keras.KerasTensor, keras.KerasTensor]:
+    inputs = keras.Input(shape=INPUT_SHAPE, name="image")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    x = layers.Reshape((*INPUT_SHAPE, 1))(x)
+    return inputs, x
+
+
+def _conv_bn(x, filters: int, kernel_size: int = 3, padding: str = "same"):
+    x = layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    return layers.ReLU()(x)
+
+
+def build_mlp() -> keras.Model:
+    """The classic 512-512 dense network with dropout (the ~98% baseline)."""
+    inputs, x = _input_block()
+    x = layers.Flatten()(x)
+    for _ in range(2):
+        x = layers.Dense(512, activation="relu")(x)
+        x = layers.Dropout(0.2)(x)
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name="mlp")
+
+
+def build_cnn() -> keras.Model:
+    """A small, quick convnet with batch norm: the `fast` preset's network."""
+    inputs, x = _input_block()
+    x = _conv_bn(x, 32)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 64)
+    x = layers.MaxPooling2D()(x)
+    x = _conv_bn(x, 128)
+    x = layers.GlobalMaxPooling2D()(x)
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name="cnn")
+
+
+def build_vgg() -> keras.Model:
+    """A VGG-style convnet (3 stages of two 3x3 convs with batch norm): the shipped default."""
+    inputs, x = _input_block()
+    for filters in (32, 64):
+        x = _conv_bn(x, filters)
+        x = _conv_bn(x, filters)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.1)(x)
+    x = _conv_bn(x, 128, padding="valid")
+    x = _conv_bn(x, 128, padding="valid")
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, use_bias=False)(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
+    x = layers.ReLU()(x)
+    x = layers.Dropout(0.3)(x)
+    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name="vgg")
+
+
+ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
+    "mlp": build_mlp,
+    "cnn": build_cnn,
+    "vgg": build_vgg,
+}
+assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES, "keep config.ARCHITECTURE_NAMES in step"
+
+
+def build_model(architecture: str) -> keras.Model:
+    try:
+        builder = ARCHITECTURES[architecture]
+    except KeyError:
+        raise ConfigError(
+            f"unknown architecture {architecture!r}: choose one of {', '.join(ARCHITECTURES)}"
+        ) from None
+    return builder()
+
+
+def with_softmax(logits_model: keras.Model, temperature: float = 1.0) -> keras.Model:
+    """The served model: logits divided by the fitted temperature, then softmax."""
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits_model.output)
+    probabilities = layers.Softmax(name="probabilities")(scaled)
+    return keras.Model(logits_model.input, probabilities, name=logits_model.name)

@@ -1,0 +1,233 @@
+"""Training: the loop from MNIST files to a served model and its card.
+
+    config = config_for("fast", epochs=2)       # from digitclf.config
+    trained = train(config, on_event=print)     # a TrainedModel: .model (served) and .card
+    store.save("my-model", trained.model, trained.card)
+
+The validation split drives model selection, early stopping and the temperature fit;
+the test set is touched once, for the final report in the card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from . import tf_setup  # noqa: F401
+import keras
+import tensorflow as tf
+
+from . import __version__
+from .augment import augment_batch
+from .config import TrainConfig
+from .data import fingerprint, load_mnist
+from .metrics import classification_report, fit_temperature
+from .models import build_model, with_softmax
+from .progress import EventHandler, TrainingEvent
+
+EVAL_BATCH = 1000
+
+
+@dataclass
+class TrainedModel:
+    model: keras.Model  # the served model: MNIST-convention images in, probabilities out
+    card: dict[str, Any]
+
+
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from peak/25 to the peak, then cosine decay to peak/1000."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_fraction: float):
+        self.peak = peak
+        self.total_steps = max(total_steps, 1)
+        self.warmup_steps = max(int(total_steps * warmup_fraction), 1)
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        start, end = self.peak / 25.0, self.peak / 1000.0
+        warm = start + (self.peak - start) * step / self.warmup_steps
+        progress = tf.clip_by_value(
+            (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1), 0.0, 1.0
+        )
+        decay = end + (self.peak - end) * 0.5 * (1.0 + tf.cos(math.pi * progress))
+        return tf.where(step < self.warmup_steps, warm, decay)
+
+    def get_config(self):
+        return {"peak": self.peak, "total_steps": self.total_steps}
+
+
+def _learning_rate(config: TrainConfig, total_steps: int):
+    if config.schedule == "constant":
+        return config.learning_rate
+    warmup = 0.25 if config.schedule == "onecycle" else 0.0
+    return OneCycle(config.learning_rate, total_steps, warmup)
+
+
+def _optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimizer:
+    lr = _learning_rate(config, total_steps)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+    return keras.optimizers.Adam(lr)
+
+
+def split_train_val(config: TrainConfig) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """A seeded random split of the MNIST training set, optionally subsampled."""
+    images, labels = load_mnist("train")
+    order = np.random.default_rng(config.seed).permutation(len(images))
+    n_val = int(round(len(images) * config.val_fraction))
+    if config.train_subset is not None:
+        n_val = max(int(round(config.train_subset * config.val_fraction)), 10)
+        order = order[: config.train_subset + n_val]
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])
+
+
+def _train_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
+    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
+    ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat(config.epochs).batch(config.batch_size)
+    if config.augment and config.augment_strength > 0:
+        seed, strength = config.seed, config.augment_strength
+        ds = ds.enumerate().map(
+            lambda step, batch: augment_batch(step, batch[0], batch[1], seed, strength),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class _Progress(keras.callbacks.Callback):
+    """Forwards Keras' progress to an EventHandler, keeps the best validation weights,
+    and stops on patience or on reaching the target accuracy."""
+
+    def __init__(self, config: TrainConfig, steps: int, on_event: EventHandler | None):
+        super().__init__()
+        self.config, self.steps, self.on_event = config, steps, on_event
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+        self.best_score: tuple[float, float] | None = None
+        self.best_weights: list | None = None
+        self.best_epoch = 0
+
+    def _emit(self, kind: str, step: int = 0, logs: dict | None = None) -> None:
+        if self.on_event is not None:
+            self.on_event(TrainingEvent(kind, self.epoch, self.config.epochs, step, self.steps,
+                                        dict(logs or {})))
+
+    def on_train_begin(self, logs=None):
+        self._emit("start")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._emit("batch", batch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        self.history.append(record)
+        score = (record.get("val_accuracy", 0.0), -record.get("val_loss", 0.0))
+        if self.best_score is None or score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch + 1
+            self.best_weights = self.model.get_weights()
+        self._emit("epoch", self.steps, record)
+        patience = self.config.patience
+        if patience is not None and epoch + 1 - self.best_epoch >= patience:
+            self.model.stop_training = True
+        target = self.config.target_accuracy
+        if target is not None and record.get("val_accuracy", 0.0) >= target:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def _predict_in_batches(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    infer = tf.function(lambda batch: model(batch, training=False))
+    return np.concatenate(
+        [infer(tf.constant(x[i : i + EVAL_BATCH], tf.float32)).numpy()
+         for i in range(0, len(x), EVAL_BATCH)]
+    )
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "digitclf": __version__,
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def train(config: TrainConfig, on_event: EventHandler | None = None,
+          preset: str | None = None) -> TrainedModel:
+    """Train, select on validation, calibrate, report on test. Returns the model and its card."""
+    config.validate()
+    started = time.perf_counter()
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    (x_train, y_train), (x_val, y_val) = split_train_val(config)
+    steps = math.ceil(len(x_train) / config.batch_size)
+    model = build_model(config.architecture)
+    model.compile(
+        optimizer=_optimizer(config, steps * config.epochs),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                  label_smoothing=config.label_smoothing),
+        metrics=["accuracy"],
+    )
+    one_hot = lambda ds: ds.map(lambda x, y: (x, tf.one_hot(y, 10)))  # noqa: E731
+    train_ds = one_hot(_train_dataset(x_train, y_train, config))
+    val_ds = one_hot(
+        tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val.astype(np.int32)))
+        .batch(EVAL_BATCH)
+    )
+    progress = _Progress(config, steps, on_event)
+    model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
+              callbacks=[progress], shuffle=False, verbose=0)
+
+    val_logits = _predict_in_batches(model, x_val)
+    temperature = fit_temperature(val_logits, y_val)
+    served = with_softmax(model, temperature)
+    x_test, y_test = load_mnist("test")
+    report = classification_report(y_test, _predict_in_batches(served, x_test))
+    seconds = time.perf_counter() - started
+
+    card = {
+        "architecture": config.architecture,
+        "preset": preset,
+        "hyperparameters": dataclasses.asdict(config),
+        "epochs_run": len(progress.history),
+        "best_epoch": progress.best_epoch,
+        "training_seconds": round(seconds, 1),
+        "test_accuracy": report["accuracy"],
+        "test_errors": report["errors"],
+        "val_accuracy": float((val_logits.argmax(axis=1) == y_val).mean()),
+        "temperature": temperature,
+        "ece": report["ece"],
+        "per_class": report["per_class"],
+        "confusion_matrix": report["confusion_matrix"],
+        "reliability": report["reliability"],
+        "history": progress.history,
+        "parameters": int(model.count_params()),
+        "train_examples": int(len(x_train)),
+        "val_examples": int(len(x_val)),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "data_fingerprint": fingerprint("train"),
+    }
+    if on_event is not None:
+        on_event(TrainingEvent("done", len(progress.history), config.epochs, steps, steps,
+                               {"test_accuracy": report["accuracy"]}))
+    return TrainedModel(served, card)
