@@ -54,6 +54,9 @@ def _add_train(sub) -> None:
     g.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     g.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
     g.add_argument("--seed", type=int)
+    g.add_argument("--base-model", metavar="NAME", help="fine-tune: start from this model's weights")
+    g.add_argument("--my-digits", action="store_true", default=None,
+                   help="add the \"my digits\" set of corrected drawings to the training data")
     p.set_defaults(run=_run_train, hyperparameters=[f.name for f in dataclasses.fields(TrainConfig)])
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
+from .store import NAME_PATTERN
 
 ARCHITECTURE_NAMES = ("mlp", "cnn", "vgg")  # built by models.ARCHITECTURES
 SCHEDULES = ("onecycle", "cosine", "constant")
@@ -35,6 +36,8 @@ class TrainConfig:
     patience: int | None = None  # stop after this many epochs without a better validation score
     target_accuracy: float | None = None  # stop once validation accuracy reaches this
     seed: int = 0
+    base_model: str | None = None  # fine-tune: start from this stored model's weights
+    my_digits: bool = False  # add the "my digits" set (oversampled) to the training data
 
     def validate(self) -> "TrainConfig":
         checks = [
@@ -60,6 +63,8 @@ class TrainConfig:
             (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
              f"target accuracy must be in (0, 1], not {self.target_accuracy}"),
             (0 <= self.seed < 2**31, f"seed must be 0..2^31-1, not {self.seed}"),
+            (self.base_model is None or bool(NAME_PATTERN.fullmatch(self.base_model)),
+             f"invalid base model name {self.base_model!r}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -43,10 +43,10 @@ def _scale_to_unit(array: np.ndarray) -> np.ndarray:
     """Integers by their type's range, floats as 0..1 when they are, else by their own range."""
     if array.dtype == bool:
         return array.astype(np.float32)
+    if array.dtype == np.uint8:
+        return np.multiply(array, np.float32(1 / 255), dtype=np.float32)
     if np.issubdtype(array.dtype, np.integer):
         top = 65535.0 if array.max(initial=0) > 255 else 255.0
-        if array.dtype == np.uint8:
-            top = 255.0
         return np.clip(array.astype(np.float32) / top, 0.0, 1.0)
     array = array.astype(np.float32)
     if not np.isfinite(array).all():

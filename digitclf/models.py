@@ -17,6 +17,7 @@ from .config import ARCHITECTURE_NAMES
 from .errors import ConfigError
 
 INPUT_SHAPE = (28, 28)
+TEMPERATURE_LAYER = "temperature"
 NUM_CLASSES = 10
 
 
@@ -93,6 +94,6 @@ def build_model(architecture: str) -> keras.Model:
 
 def with_softmax(logits_model: keras.Model, temperature: float = 1.0) -> keras.Model:
     """The served model: logits divided by the fitted temperature, then softmax."""
-    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits_model.output)
+    scaled = layers.Rescaling(1.0 / temperature, name=TEMPERATURE_LAYER)(logits_model.output)
     probabilities = layers.Softmax(name="probabilities")(scaled)
     return keras.Model(logits_model.input, probabilities, name=logits_model.name)

@@ -76,33 +76,33 @@ def ink_map(image: np.ndarray) -> np.ndarray:
 
 
 def _normalise(signal: np.ndarray) -> np.ndarray:
-    top = float(np.percentile(signal, 99.9))
+    """Scale the ink signal to 0..1 and drop specks of noise: components far smaller
+    than the largest piece of ink (anti-aliased edges belong to their stroke)."""
+    top = float(np.percentile(signal[::2, ::2], 99.9))
     if top < MIN_CONTRAST:
         raise NoDigitError("no digit found: the image is blank")
-    ink = np.clip(signal / top, 0.0, 1.0)
-    mask = ink > 0.5
-    # Drop specks of noise: components far smaller than the largest piece of ink.
-    labels, count = ndimage.label(mask)
-    if count > 1:
-        sizes = np.bincount(labels.ravel())[1:]
-        keep = np.zeros(count + 1, dtype=bool)
-        keep[1:] = sizes >= max(3, 0.02 * sizes.max())
-        mask = keep[labels]
-    soft_mask = ndimage.binary_dilation(mask, iterations=1) if mask.any() else mask
-    return (ink * soft_mask).astype(np.float32)
+    ink = np.clip(signal * (1.0 / top), 0.0, 1.0)
+    labels, count = ndimage.label(ink > 0.2)
+    if count == 0:
+        raise NoDigitError("no digit found: the image is blank")
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    keep = sizes >= max(3, 0.02 * sizes.max())
+    return np.where(keep[labels], ink, np.float32(0.0)).astype(np.float32, copy=False)
 
 
 def _check_is_digit(ink: np.ndarray) -> tuple[slice, slice]:
     mask = ink > 0.5
-    count = int(mask.sum())
+    count = int(np.count_nonzero(mask))
     if count < MIN_INK_PIXELS:
         raise NoDigitError(f"no digit found: only {count} pixel(s) of ink")
     if count > MAX_INK_FRACTION * mask.size:
         raise NoDigitError(
             f"no digit found: {100 * count / mask.size:.0f}% of the image is ink"
         )
-    rows, cols = np.nonzero(mask)
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     if max(bottom - top, right - left) < MIN_EXTENT_PX:
         raise NoDigitError(
             f"no digit found: the ink covers only {bottom - top}x{right - left} pixels"

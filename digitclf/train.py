@@ -29,7 +29,10 @@ from .augment import augment_batch
 from .config import TrainConfig
 from .data import fingerprint, load_mnist
 from .metrics import classification_report, fit_temperature
-from .models import build_model, with_softmax
+from .errors import ConfigError
+from .models import TEMPERATURE_LAYER, build_model, with_softmax
+from . import mydigits
+from .store import ModelStore
 from .progress import EventHandler, TrainingEvent
 
 EVAL_BATCH = 1000
@@ -89,6 +92,25 @@ def split_train_val(config: TrainConfig) -> tuple[tuple[np.ndarray, ...], tuple[
         order = order[: config.train_subset + n_val]
     val_idx, train_idx = order[:n_val], order[n_val:]
     return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])
+
+
+def _add_my_digits(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Append the "my digits" set, repeated until it is about 5% of the data (at most 50x)."""
+    extra_x, extra_y = mydigits.load()
+    if len(extra_x) == 0:
+        raise ConfigError("the \"my digits\" set is empty: correct some drawings first")
+    repeats = int(np.clip(round(0.05 * len(x) / len(extra_x)), 1, 50))
+    extra_x = np.clip(np.round(extra_x), 0, 255).astype(np.uint8)
+    return (np.concatenate([x, np.tile(extra_x, (repeats, 1, 1))]),
+            np.concatenate([y, np.tile(extra_y, repeats)]))
+
+
+def _initial_model(config: TrainConfig) -> keras.Model:
+    """A fresh network, or a stored model's network (up to its logits) to fine-tune."""
+    if config.base_model is None:
+        return build_model(config.architecture)
+    served = ModelStore().load(config.base_model)
+    return keras.Model(served.input, served.get_layer(TEMPERATURE_LAYER).input, name=served.name)
 
 
 def _train_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
@@ -175,12 +197,17 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
     """Train, select on validation, calibrate, report on test. Returns the model and its card."""
     config.validate()
     started = time.perf_counter()
+    if config.base_model is not None:  # fine-tuning keeps the base model's architecture
+        base_architecture = ModelStore().card(config.base_model).get("architecture", config.architecture)
+        config = dataclasses.replace(config, architecture=base_architecture)
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     (x_train, y_train), (x_val, y_val) = split_train_val(config)
+    if config.my_digits:
+        x_train, y_train = _add_my_digits(x_train, y_train)
     steps = math.ceil(len(x_train) / config.batch_size)
-    model = build_model(config.architecture)
+    model = _initial_model(config)
     model.compile(
         optimizer=_optimizer(config, steps * config.epochs),
         loss=keras.losses.CategoricalCrossentropy(from_logits=True,

@@ -1,0 +1,110 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, run_cli
+from digitclf.errors import ModelStoreError
+from digitclf.store import ModelStore, check_name
+
+
+@pytest.mark.parametrize("name", ["../x", "", "a" * 65, "has space", "x/y", "dot.name", "é", "..", None])
+def test_bad_names_are_refused(name):
+    with pytest.raises(ModelStoreError, match="invalid model name"):
+        check_name(name)
+
+
+@pytest.mark.parametrize("name", ["default", "a", "A-b_9", "x" * 64])
+def test_good_names_pass(name):
+    assert check_name(name) == name
+
+
+def test_list_load_activate_delete(store_env):
+    store = ModelStore()
+    assert store.names() == ["tiny"]
+    assert store.active_name() is None  # no 'default' and nothing chosen
+    model = store.load("tiny")
+    card = store.card("tiny")
+    assert card["name"] == "tiny" and model.output_shape == (None, 10)
+    store.save("second", model, card)
+    store.set_active("second")
+    assert ModelStore().active_name() == "second"
+    store.delete("second")
+    assert store.names() == ["tiny"] and store.active_name() is None
+
+
+def test_no_silent_overwrite_and_explicit_overwrite(store_env):
+    store = ModelStore()
+    model, card = store.load("tiny"), store.card("tiny")
+    with pytest.raises(ModelStoreError, match="already exists"):
+        store.save("tiny", model, {**card, "note": "new"})
+    assert "note" not in store.card("tiny")
+    store.save("tiny", model, {**card, "note": "new"}, overwrite=True)
+    assert store.card("tiny")["note"] == "new"
+    assert store.names() == ["tiny"] and not [p for p in store_env.iterdir() if p.name.startswith(".")]
+
+
+def test_unknown_model_lists_the_known_ones(store_env):
+    with pytest.raises(ModelStoreError, match=r"no model named 'nope'.*tiny"):
+        ModelStore().load("nope")
+
+
+def test_failure_while_saving_leaves_nothing(store_env):
+    store = ModelStore()
+    model = store.load("tiny")
+
+    class Broken:
+        def save(self, path):
+            model.save(path)
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        store.save("broken", Broken(), {"architecture": "cnn"})
+    assert store.names() == ["tiny"]
+    assert sorted(p.name for p in store_env.iterdir()) == ["tiny"]
+
+
+def test_corrupt_model_file_is_a_clear_error(store_env):
+    (store_env / "tiny" / "model.keras").write_bytes(b"not a keras file")
+    with pytest.raises(ModelStoreError, match="cannot be loaded"):
+        ModelStore().load("tiny")
+
+
+def test_training_killed_with_sigkill_leaves_the_store_intact(store_env, tmp_path):
+    before = sorted(p.name for p in store_env.iterdir())
+    events = tmp_path / "events.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digitclf", "train", "--preset", "fast", "--name", "killed",
+         "--train-subset", "5000", "--epochs", "3", "--events", str(events)],
+        cwd=REPO, env={**os.environ, "DIGITCLF_MODELS": str(store_env)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if events.exists() and '"batch"' in events.read_text():
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "training ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ModelStore().names() == ["tiny"]
+    listing = run_cli("models", "--json", env={"DIGITCLF_MODELS": str(store_env)})
+    assert listing.returncode == 0
+    assert [json.loads(line)["name"] for line in listing.stdout.splitlines()] == ["tiny"]
+    assert sorted(p.name for p in store_env.iterdir() if not p.name.startswith(".")) == before
+
+
+def test_model_folder_of_the_shipped_default_is_complete():
+    card = json.loads((REPO / "models" / "default" / "card.json").read_text())
+    for field in ("name", "architecture", "preset", "hyperparameters", "epochs_run", "training_seconds",
+                  "test_accuracy", "per_class", "confusion_matrix", "history", "created_at",
+                  "versions", "data_fingerprint", "temperature"):
+        assert field in card, field
+    assert card["test_accuracy"] >= 0.996
+    assert (REPO / "models" / "default" / "model.keras").stat().st_size < 10 * 2**20
+    assert np.array(card["confusion_matrix"]).sum() == 10000

@@ -1,0 +1,80 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_cli
+from digitclf.config import PRESETS, config_for
+from digitclf.errors import ConfigError
+from digitclf.models import ARCHITECTURES
+from digitclf.store import ModelStore
+
+
+def test_tiny_training_end_to_end_writes_model_and_card(store_env, tmp_path):
+    events = tmp_path / "events.jsonl"
+    result = run_cli("train", "--preset", "fast", "--name", "small", "--train-subset", "1500",
+                     "--epochs", "2", "--batch-size", "64", "--augment", "--augment-strength", "0.5",
+                     "--seed", "3", "--events", str(events), "--activate")
+    assert result.returncode == 0, result.stderr
+    assert "saved small" in result.stdout and "Traceback" not in result.stderr
+    store = ModelStore()
+    assert store.active_name() == "small"
+    card = store.card("small")
+    assert card["preset"] == "fast" and card["architecture"] == "cnn"
+    assert card["hyperparameters"]["batch_size"] == 64 and card["hyperparameters"]["seed"] == 3
+    assert card["epochs_run"] == 2 and len(card["history"]) == 2
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(card["history"][0])
+    assert card["train_examples"] == 1500 and card["val_examples"] == 150
+    assert 0.5 < card["test_accuracy"] <= 1.0
+    assert np.array(card["confusion_matrix"]).sum() == 10000
+    assert len(card["data_fingerprint"]) == 64
+    kinds = [json.loads(line)["kind"] for line in events.read_text().splitlines()]
+    assert kinds[0] == "start" and kinds.count("epoch") == 2 and kinds[-1] == "done"
+    probs = store.load("small").predict(np.zeros((2, 28, 28), np.float32), verbose=0)
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_same_seed_same_result(store_env):
+    from digitclf.train import train
+
+    config = config_for("fast", train_subset=500, epochs=1, seed=7)
+    first, second = train(config), train(config)
+    for a, b in zip(first.model.get_weights(), second.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert first.card["test_accuracy"] == second.card["test_accuracy"]
+
+
+def test_fine_tuning_starts_from_a_stored_model(store_env):
+    result = run_cli("train", "--name", "tuned", "--base-model", "tiny", "--train-subset", "500",
+                     "--epochs", "1", "--learning-rate", "0.0005", "--no-augment")
+    assert result.returncode == 0, result.stderr
+    card = ModelStore().card("tuned")
+    assert card["hyperparameters"]["base_model"] == "tiny"
+    assert card["test_accuracy"] >= ModelStore().card("tiny")["test_accuracy"] - 0.05
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"epochs": 0}, "epochs must be"),
+    ({"learning_rate": -1.0}, "learning rate"),
+    ({"architecture": "transformer"}, "architecture must be one of"),
+    ({"val_fraction": 0.9}, "validation fraction"),
+    ({"train_subset": 5}, "training subset"),
+    ({"momentum": 0.9}, "unknown hyperparameter"),
+])
+def test_bad_hyperparameters_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        config_for("fast", **overrides)
+
+
+def test_presets_are_valid_and_cover_the_registry():
+    for config in PRESETS.values():
+        config.validate()
+    assert {"mlp", "cnn"} <= set(ARCHITECTURES) and PRESETS["best"].architecture in ARCHITECTURES
+
+
+def test_cli_refuses_bad_name_and_taken_name_before_training(store_env):
+    result = run_cli("train", "--name", "../x")
+    assert result.returncode == 2 and "invalid model name" in result.stderr
+    result = run_cli("train", "--name", "tiny")
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert "Traceback" not in result.stderr
