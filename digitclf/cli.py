@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Iterator, Sequence
 
 from .errors import DigitclfError
 from .store import ModelStore, check_name
@@ -26,7 +27,7 @@ def _percent(value: float) -> str:
 
 # ----- train -----------------------------------------------------------------------------
 def _add_train(sub) -> None:
-    from .config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+    from .config import ARCHITECTURE_NAMES, DISTRIBUTE, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 
     p = sub.add_parser("train", help="train a model and save it with its card in the store",
                        description="Train a model from a preset; any flag overrides the preset. "
@@ -54,6 +55,8 @@ def _add_train(sub) -> None:
     g.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
     g.add_argument("--target-accuracy", type=float, help="stop once validation accuracy reaches this")
     g.add_argument("--seed", type=int)
+    g.add_argument("--distribute", choices=DISTRIBUTE,
+                   help="'mirrored': data-parallel over all local GPUs (one CPU device here)")
     g.add_argument("--base-model", metavar="NAME", help="fine-tune: start from this model's weights")
     g.add_argument("--my-digits", action="store_true", default=None,
                    help="add the \"my digits\" set of corrected drawings to the training data")
@@ -87,33 +90,68 @@ def _run_train(args) -> int:
 # ----- predict ---------------------------------------------------------------------------
 def _add_predict(sub) -> None:
     p = sub.add_parser("predict", help="read the digit in each image file",
-                       description="Predict the digit in each image file (PNG, JPEG, ...). "
+                       description="Predict the digit in each image file (PNG, JPEG, ...) or in "
+                       "every image under a folder. Results stream out in order. "
                        "Exit status 1 when any file failed.")
-    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="*", type=Path, metavar="FILE", help="image files or folders")
+    p.add_argument("--files-from", type=Path, metavar="LIST",
+                   help="read more paths from LIST, one per line ('-' for standard input)")
     p.add_argument("--model", help="model name (default: the active model)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(run=_run_predict)
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+def _input_paths(args) -> Iterator[Path]:
+    """The paths to predict, lazily: folders expand to their image files (sorted)."""
+    listed: Iterable[Path] = args.files
+    if args.files_from is not None:
+        stream = sys.stdin if str(args.files_from) == "-" else open(args.files_from)
+        listed = itertools.chain(listed, (Path(line.strip()) for line in stream if line.strip()))
+    for path in listed:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            yield path
+
+
+def _count_inputs(args) -> int | None:
+    if args.files_from is not None or any(p.is_dir() for p in args.files):
+        return None
+    return len(args.files)
+
+
 def _run_predict(args) -> int:
+    if not args.files and args.files_from is None:
+        raise DigitclfError("give image files, folders, or --files-from LIST")
+    if args.files_from is not None and str(args.files_from) != "-" and not args.files_from.is_file():
+        raise DigitclfError(f"no such file list: {args.files_from}")
+    from tqdm import tqdm
+
     from .predictor import load_predictor
 
     predictor = load_predictor(args.model)
+    paths, to_predict = itertools.tee(_input_paths(args))
+    bar = tqdm(total=_count_inputs(args), unit="image", disable=not sys.stderr.isatty(),
+               file=sys.stderr, leave=False)
     failed = 0
-    for path in args.files:
-        try:
-            result = predictor.predict_image(path)
-        except DigitclfError as e:
+    for path, result in zip(paths, predictor.predict_images(to_predict)):
+        bar.update()
+        if isinstance(result, DigitclfError):
             failed += 1
             if args.json:
-                print(json.dumps({"path": str(path), "error": str(e)}), flush=True)
+                print(json.dumps({"path": str(path), "error": str(result)}), flush=True)
             else:
-                print(f"{path}: error: {e}", file=sys.stderr, flush=True)
+                bar.write(f"{path}: error: {result}", file=sys.stderr)
             continue
         if args.json:
             print(json.dumps({"path": str(path), **result.to_dict()}), flush=True)
         else:
-            print(f"{path}: {result.digit} ({_percent(result.confidence)})", flush=True)
+            label = result.digit if result.is_digit else f"not a digit (looks most like {result.digit})"
+            print(f"{path}: {label} ({_percent(result.confidence)})", flush=True)
+    bar.close()
     return EXIT_FAILURE if failed else 0
 
 
@@ -194,6 +232,46 @@ def _run_delete(args) -> int:
     return 0
 
 
+# ----- serve, export ----------------------------------------------------------------------
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run the JSON HTTP API (docs at /docs)",
+                       description="Serve POST /v1/digits, /v1/digits/batch, /v1/numbers, GET /v1/models "
+                       "and /healthz over HTTP until interrupted. Stateless: run several behind a load balancer.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
+    p.add_argument("--model", help="model served by default (default: the active model)")
+    p.add_argument("--threads", type=int, help="images read at once per process (default: the CPU count)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args) -> int:
+    from .server import serve
+
+    serve(args.host, args.port, args.model, args.threads, args.workers)
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="export a model for TensorFlow Serving",
+                       description="Write a model as a TensorFlow SavedModel into OUTDIR/VERSION/, the "
+                       "layout TensorFlow Serving loads (signature serving_default: float32 images "
+                       "(N, 28, 28) in 0..255 -> probabilities (N, 10)).")
+    p.add_argument("outdir", type=Path, metavar="OUTDIR", help="the model's base folder for TensorFlow Serving")
+    p.add_argument("--model", help="model name (default: the active model)")
+    p.add_argument("--format", default="savedmodel", help="export format (only: savedmodel)")
+    p.add_argument("--version", type=int, help="version folder number (default: the next free one)")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from .export import export_model
+
+    path = export_model(args.outdir, args.model, args.format, args.version)
+    print(f"exported to {path}")
+    return 0
+
+
 # ----- entry point -----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -201,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Handwritten-digit recognition: train, predict, evaluate and manage models.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_predict, _add_evaluate, _add_models):
+    for add in (_add_train, _add_predict, _add_evaluate, _add_models, _add_serve, _add_export):
         add(sub)
     return parser
 

@@ -15,6 +15,7 @@ from .store import NAME_PATTERN
 ARCHITECTURE_NAMES = ("mlp", "cnn", "vgg")  # built by models.ARCHITECTURES
 SCHEDULES = ("onecycle", "cosine", "constant")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+DISTRIBUTE = ("none", "mirrored")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TrainConfig:
     seed: int = 0
     base_model: str | None = None  # fine-tune: start from this stored model's weights
     my_digits: bool = False  # add the "my digits" set (oversampled) to the training data
+    distribute: str = "none"  # 'mirrored': tf.distribute over all local GPUs (or the one CPU)
 
     def validate(self) -> "TrainConfig":
         checks = [
@@ -63,6 +65,8 @@ class TrainConfig:
             (self.target_accuracy is None or 0 < self.target_accuracy <= 1,
              f"target accuracy must be in (0, 1], not {self.target_accuracy}"),
             (0 <= self.seed < 2**31, f"seed must be 0..2^31-1, not {self.seed}"),
+            (self.distribute in DISTRIBUTE,
+             f"distribute must be one of {', '.join(DISTRIBUTE)}, not {self.distribute!r}"),
             (self.base_model is None or bool(NAME_PATTERN.fullmatch(self.base_model)),
              f"invalid base model name {self.base_model!r}"),
         ]

@@ -44,8 +44,9 @@ def build_mlp() -> keras.Model:
     return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name="mlp")
 
 
-def build_cnn() -> keras.Model:
-    """A small, quick convnet with batch norm: the `fast` preset's network."""
+def build_cnn(outputs: int = NUM_CLASSES) -> keras.Model:
+    """A small, quick convnet with batch norm: the `fast` preset's network (and, with one
+    output, the not-a-digit detector's)."""
     inputs, x = _input_block()
     x = _conv_bn(x, 32)
     x = layers.MaxPooling2D()(x)
@@ -53,7 +54,7 @@ def build_cnn() -> keras.Model:
     x = layers.MaxPooling2D()(x)
     x = _conv_bn(x, 128)
     x = layers.GlobalMaxPooling2D()(x)
-    return keras.Model(inputs, layers.Dense(NUM_CLASSES, name="logits")(x), name="cnn")
+    return keras.Model(inputs, layers.Dense(outputs, name="logits")(x), name="cnn")
 
 
 def build_vgg() -> keras.Model:

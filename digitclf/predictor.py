@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,10 +11,14 @@ from . import tf_setup  # noqa: F401
 import keras
 import tensorflow as tf
 
+from .detector import load_detector
 from .imageio import ImageSource
 from .preprocess import preprocess
+from .errors import DigitclfError, ModelStoreError
 from .store import ModelStore
-from .errors import ModelStoreError
+
+if TYPE_CHECKING:
+    from .numbers import NumberResult
 
 BATCH = 1024
 
@@ -25,12 +29,14 @@ class DigitResult:
     confidence: float
     probabilities: np.ndarray  # float32 (10,), sums to 1
     model_input: np.ndarray  # float32 (28, 28), exactly what the model saw
+    is_digit: bool = True  # False: letters, scribbles, shapes, crossed-out marks, smudges
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "digit": self.digit,
             "confidence": round(self.confidence, 6),
             "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "is_digit": self.is_digit,
         }
 
 
@@ -39,10 +45,13 @@ class Predictor:
         self.model = model
         self.name = name
         self.card = card or {}
-        # A compiled graph call: Keras' predict() costs tens of ms per call in overhead.
-        self._infer = tf.function(
-            lambda x: model(x, training=False),
-            input_signature=[tf.TensorSpec((None, 28, 28), tf.float32)],
+        # Compiled graph calls: Keras' predict() costs tens of ms per call in overhead.
+        spec = [tf.TensorSpec((None, 28, 28), tf.float32)]
+        self._infer = tf.function(lambda x: model(x, training=False), input_signature=spec)
+        detector, self._digit_threshold = load_detector()
+        self._infer_with_detector = tf.function(
+            lambda x: (model(x, training=False), detector(x, training=False)[:, 0]),
+            input_signature=spec,
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -61,10 +70,38 @@ class Predictor:
 
     def predict_image(self, image: ImageSource) -> DigitResult:
         """One digit as a person delivers it: path, bytes, PIL image or array of any size."""
-        model_input = preprocess(image)
-        probs = self._infer(model_input[None]).numpy()[0]
-        digit = int(probs.argmax())
-        return DigitResult(digit, float(probs[digit]), probs, model_input)
+        return self._results(preprocess(image)[None])[0]
+
+    def predict_images(
+        self, images: Iterable[ImageSource], chunk: int = 64, workers: int = 2
+    ) -> Iterator[DigitResult | DigitclfError]:
+        """Many images, streamed in order: preprocessing runs on `workers` threads while
+        the model takes a chunk at a time, so memory stays bounded by the chunk size.
+        Yields a DigitResult, or the DigitclfError that image raised."""
+        with ThreadPoolExecutor(workers) as pool:
+            pending = iter(images)
+            while batch := list(itertools.islice(pending, chunk)):
+                prepared = list(pool.map(_try_preprocess, batch))
+                good = [p for p in prepared if not isinstance(p, DigitclfError)]
+                results = iter(self._results(np.stack(good)) if good else [])
+                for item in prepared:
+                    yield item if isinstance(item, DigitclfError) else next(results)
+
+    def _results(self, model_inputs: np.ndarray) -> list[DigitResult]:
+        probs, digit_scores = self._infer_with_detector(model_inputs)
+        probs, digit_scores = probs.numpy(), digit_scores.numpy()
+        digits = probs.argmax(axis=1)
+        return [
+            DigitResult(int(d), float(p[d]), p, x, bool(score >= self._digit_threshold))
+            for d, p, x, score in zip(digits, probs, model_inputs, digit_scores)
+        ]
+
+
+def _try_preprocess(image: ImageSource) -> np.ndarray | DigitclfError:
+    try:
+        return preprocess(image)
+    except DigitclfError as e:
+        return e
 
 
 def load_predictor(name: str | None = None, store: ModelStore | None = None) -> Predictor:

@@ -207,13 +207,16 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
     if config.my_digits:
         x_train, y_train = _add_my_digits(x_train, y_train)
     steps = math.ceil(len(x_train) / config.batch_size)
-    model = _initial_model(config)
-    model.compile(
-        optimizer=_optimizer(config, steps * config.epochs),
-        loss=keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                  label_smoothing=config.label_smoothing),
-        metrics=["accuracy"],
-    )
+    strategy = (tf.distribute.MirroredStrategy() if config.distribute == "mirrored"
+                else tf.distribute.get_strategy())
+    with strategy.scope():
+        model = _initial_model(config)
+        model.compile(
+            optimizer=_optimizer(config, steps * config.epochs),
+            loss=keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                      label_smoothing=config.label_smoothing),
+            metrics=["accuracy"],
+        )
     one_hot = lambda ds: ds.map(lambda x, y: (x, tf.one_hot(y, 10)))  # noqa: E731
     train_ds = one_hot(_train_dataset(x_train, y_train, config))
     val_ds = one_hot(

@@ -83,7 +83,29 @@ def test_help_everywhere():
 
 
 def test_usage_errors_have_no_traceback():
-    result = run_cli("predict")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
     result = run_cli("train", "--name", "x", "--epochs", "lots")
     assert result.returncode == 2 and "invalid int value" in result.stderr
+
+
+def test_predict_streams_a_folder_and_a_file_list(tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    good = _write_digits(folder, range(5))
+    (folder / "notes.txt").write_text("not an image, and not picked up: wrong suffix")
+    (folder / "empty.png").write_bytes(b"")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{good[0][0]}\n\n{tmp_path / 'gone.png'}\n")
+    result = run_cli("predict", "--json", str(folder), "--files-from", str(listing))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 5 + 1 + 2  # the folder's six .png files, then the list's two
+    by_path = {line["path"]: line for line in lines}
+    for path, label in good:
+        assert by_path[str(path)]["digit"] == label and by_path[str(path)]["is_digit"] is True
+    assert "error" in by_path[str(folder / "empty.png")]
+    assert "no such file" in lines[-1]["error"]
+
+
+def test_predict_needs_some_input():
+    result = run_cli("predict")
+    assert result.returncode == 2 and "give image files" in result.stderr

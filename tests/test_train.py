@@ -78,3 +78,14 @@ def test_cli_refuses_bad_name_and_taken_name_before_training(store_env):
     result = run_cli("train", "--name", "tiny")
     assert result.returncode == 2 and "already exists" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_mirrored_strategy_gives_the_same_result(store_env):
+    from digitclf.train import train
+
+    plain = train(config_for("fast", train_subset=500, epochs=1, seed=5, augment=False))
+    mirrored = train(config_for("fast", train_subset=500, epochs=1, seed=5, augment=False,
+                                distribute="mirrored"))
+    assert mirrored.card["hyperparameters"]["distribute"] == "mirrored"
+    for a, b in zip(plain.model.get_weights(), mirrored.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

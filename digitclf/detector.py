@@ -1,0 +1,115 @@
+"""The not-a-digit detector: a small convnet scoring how digit-like a prepared 28x28 input is.
+
+It works on the preprocessed model input, so it serves every classifier in the store. It is
+trained on MNIST digits (raw and re-drawn through our own pipeline) against synthetic
+non-digits (digitclf.negatives), and its threshold is set so that 0.5% of held-out digits
+are flagged. Retrain with `python -m digitclf.detector` (about two minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import tf_setup  # noqa: F401
+import keras
+import tensorflow as tf
+
+from .augment import augment_batch
+from .data import load_mnist
+from .errors import NoDigitError
+from .models import build_cnn
+from .negatives import font_files, generate, split_fonts
+from .preprocess import to_mnist
+from .synth import render
+
+ASSET_DIR = Path(__file__).resolve().parent / "assets"
+MODEL_FILE = ASSET_DIR / "not_a_digit.keras"
+INFO_FILE = ASSET_DIR / "not_a_digit.json"
+FLAGGED_DIGITS = 0.005  # the share of held-out digits the threshold may flag
+
+
+def drawn_digit(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST digit re-drawn as a person might (size, pen, slant) and prepared by to_mnist."""
+    ink = render(digit, canvas=(112, 112), height=rng.uniform(0.4, 0.9),
+                 pen=None if rng.uniform() < 0.3 else rng.uniform(2, 12),
+                 slant_deg=rng.uniform(-15, 15))
+    return to_mnist(ink)
+
+
+def non_digits(count: int, rng: np.random.Generator, fonts: list[Path],
+               digits: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """`count` prepared non-digit inputs and their kinds (inks without a digit-sized mark skipped)."""
+    images, kinds = [], []
+    while len(images) < count:
+        kind, ink = generate(rng, fonts, digits)
+        try:
+            images.append(to_mnist(ink))
+        except NoDigitError:
+            continue
+        kinds.append(kind)
+    return np.stack(images), kinds
+
+
+def _dataset(rng: np.random.Generator, n_raw: int, n_drawn: int, n_neg: int):
+    images, _ = load_mnist("train")
+    order = rng.permutation(len(images))
+    raw = images[order[:n_raw]].astype(np.float32)
+    drawn = np.stack([drawn_digit(images[i], rng) for i in order[n_raw : n_raw + n_drawn]])
+    train_fonts, _ = split_fonts(font_files())
+    negative, _ = non_digits(n_neg, rng, train_fonts, images[order[-5000:]])
+    x = np.concatenate([raw, drawn, negative])
+    y = np.concatenate([np.ones(n_raw + n_drawn), np.zeros(n_neg)]).astype(np.float32)
+    return x, y
+
+
+def train_detector(seed: int = 0, epochs: int = 6) -> tuple[keras.Model, dict]:
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    x, y = _dataset(rng, n_raw=20000, n_drawn=8000, n_neg=20000)
+    order = rng.permutation(len(x))
+    n_val = len(x) // 10
+    val, train = order[:n_val], order[n_val:]
+    ds = (tf.data.Dataset.from_tensor_slices((x[train], y[train]))
+          .shuffle(len(train), seed=seed).batch(128).enumerate()
+          .map(lambda step, b: augment_batch(step, b[0], b[1], seed, 0.6))
+          .prefetch(tf.data.AUTOTUNE))
+    model = build_cnn(outputs=1)
+    steps = epochs * int(np.ceil(len(train) / 128))
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    model.fit(ds, epochs=epochs, verbose=2)
+    scores = model.predict(x[val], batch_size=1000, verbose=0)[:, 0]
+    digit_scores = scores[y[val] == 1]
+    threshold = float(np.quantile(digit_scores, FLAGGED_DIGITS))
+    info = {
+        "threshold_logit": threshold,
+        "val_digits_flagged": float((digit_scores < threshold).mean()),
+        "val_non_digits_flagged": float((scores[y[val] == 0] < threshold).mean()),
+        "examples": int(len(x)),
+        "training_seconds": round(time.perf_counter() - started, 1),
+        "seed": seed,
+    }
+    return model, info
+
+
+def load_detector() -> tuple[keras.Model, float]:
+    """The shipped detector and its threshold on the logit (below it: not a digit)."""
+    model = keras.saving.load_model(MODEL_FILE, compile=False, safe_mode=True)
+    return model, float(json.loads(INFO_FILE.read_text())["threshold_logit"])
+
+
+def main() -> None:
+    model, info = train_detector()
+    ASSET_DIR.mkdir(exist_ok=True)
+    model.save(MODEL_FILE)
+    INFO_FILE.write_text(json.dumps(info, indent=2))
+    print(json.dumps(info, indent=2))
+
+
+if __name__ == "__main__":
+    main()
