@@ -134,6 +134,7 @@ class ModelStore:
             for file in tmp.iterdir():
                 with open(file, "rb") as f:
                     os.fsync(f.fileno())
+            tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is readable like any other
             final = self.root / name
             if final.exists():  # overwrite: move the old one aside first, drop it after
                 old = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}old-{name}-", dir=self.root))
