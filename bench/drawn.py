@@ -66,10 +66,10 @@ def drawn_cases(count: int, seed: int):
     encodings = list(synth.ENCODINGS.items())
     for i in rng.choice(len(images), count, replace=False):
         height = rng.uniform(0.2, 1.0)
-        half = height / 2
-        centre = (rng.uniform(0.25, 0.75), rng.uniform(min(half, 0.5), max(1 - half, 0.5)))
+        slack = (1 - height) / 2  # keep the digit on the canvas (digits are rarely wider than tall)
+        centre = (rng.uniform(0.5 - slack, 0.5 + slack), rng.uniform(0.5 - slack, 0.5 + slack))
         pen = rng.choice([None, rng.uniform(2, 6), rng.uniform(6, 16), rng.uniform(16, 30)])
-        pen = None if pen is None else min(pen, 0.18 * height * 280)  # a pen can't outgrow the digit
+        pen = None if pen is None else min(pen, 0.15 * height * 280)  # a pen can't outgrow the digit
         ink = synth.render(images[i], height=height, centre=centre, pen=pen,
                            slant_deg=rng.uniform(-15, 15))
         name, encode = encodings[rng.integers(len(encodings))]

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from .synth import redraw, render
+
 CANVAS = 112
 LETTERS = string.ascii_letters
 FONT_DIRS = ("/usr/share/fonts/truetype", "/usr/share/fonts/opentype")
@@ -40,15 +42,6 @@ def _elastic(ink: np.ndarray, rng: np.random.Generator, amount: float) -> np.nda
     return ndimage.map_coordinates(ink, [yy + dy, xx + dx], order=1)
 
 
-def _restroke(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Redraw the shape's centre line with a random pen width."""
-    mask = ink > 0.5
-    distance = ndimage.distance_transform_edt(mask)
-    ridge = mask & (distance >= ndimage.maximum_filter(distance, size=3) - 0.5)
-    pen = rng.uniform(2.0, 9.0)
-    return ndimage.gaussian_filter((ndimage.distance_transform_edt(~ridge) <= pen / 2).astype(np.float32), 0.7)
-
-
 def letter(rng: np.random.Generator, fonts: list[Path], handwritten: bool) -> np.ndarray:
     char = LETTERS[rng.integers(len(LETTERS))]
     font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), int(rng.uniform(50, 80)))
@@ -57,7 +50,7 @@ def letter(rng: np.random.Generator, fonts: list[Path], handwritten: bool) -> np
     img = img.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR)
     ink = np.asarray(img, dtype=np.float32) / 255.0
     if handwritten:
-        ink = _restroke(_elastic(ink, rng, rng.uniform(20, 60)), rng)
+        ink = redraw(_elastic(ink, rng, rng.uniform(20, 60)), pen=rng.uniform(2.0, 9.0))
     return ink
 
 
@@ -137,10 +130,8 @@ def smudge(rng: np.random.Generator) -> np.ndarray:
 
 def generate(rng: np.random.Generator, fonts: list[Path], mnist_digits: np.ndarray) -> tuple[str, np.ndarray]:
     """One non-digit: (its kind, ink 0..1 on a CANVAS x CANVAS square)."""
-    from .synth import render
-
     kind = rng.choice(["letter", "handwritten_letter", "scribble", "shape", "crossed_out", "smudge"],
-                      p=[0.25, 0.25, 0.15, 0.15, 0.1, 0.1])
+                      p=[0.2, 0.25, 0.25, 0.1, 0.1, 0.1])
     if kind == "letter":
         return kind, letter(rng, fonts, handwritten=False)
     if kind == "handwritten_letter":

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .numbers import NumberResult
 
 BATCH = 1024
+MIN_CONFIDENCE = 0.5  # below this the model cannot name the digit: report "not a digit"
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ class Predictor:
         probs, digit_scores = probs.numpy(), digit_scores.numpy()
         digits = probs.argmax(axis=1)
         return [
-            DigitResult(int(d), float(p[d]), p, x, bool(score >= self._digit_threshold))
+            DigitResult(int(d), float(p[d]), p, x,
+                        bool(score >= self._digit_threshold and p[d] >= MIN_CONFIDENCE))
             for d, p, x, score in zip(digits, probs, model_inputs, digit_scores)
         ]
 
