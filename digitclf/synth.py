@@ -6,9 +6,19 @@ Tests and benchmarks use these to check `predict_image` against known labels.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
+from skimage.morphology import skeletonize
+
+
+def redraw(ink: np.ndarray, pen: float) -> np.ndarray:
+    """The same strokes drawn again with a round pen `pen` pixels wide (anti-aliased)."""
+    centre_line = skeletonize(ink > 0.5)
+    stroke = ndimage.distance_transform_edt(~centre_line) <= pen / 2
+    return ndimage.gaussian_filter(stroke.astype(np.float32), 0.6)
 
 
 def render(
@@ -35,11 +45,7 @@ def render(
     box_w = max(2, int(round(crop.shape[1] * factor)))
     big = np.asarray(Image.fromarray(crop).resize((box_w, box_h), Image.BICUBIC)).clip(0, 1)
     if pen is not None:
-        skeleton = big > 0.5
-        distance = ndimage.distance_transform_edt(skeleton)
-        ridge = skeleton & (distance >= ndimage.maximum_filter(distance, size=3) - 0.5)
-        big = (ndimage.distance_transform_edt(~ridge) <= pen / 2).astype(np.float32)
-        big = ndimage.gaussian_filter(big, 0.6)
+        big = redraw(big, pen)
     if slant_deg:
         shear = np.tan(np.radians(slant_deg))
         pad = int(abs(shear) * box_h) + 2
@@ -98,3 +104,95 @@ ENCODINGS = {
     "ink_on_paper": ink_on_paper,
     "ballpoint_photo": ballpoint_photo,
 }
+
+
+def _tile(digit: np.ndarray, height: int) -> np.ndarray:
+    """An MNIST digit drawn exactly `height` pixels tall, cropped to its box."""
+    rows = np.flatnonzero(digit.max(axis=1) > 0)
+    cols = np.flatnonzero(digit.max(axis=0) > 0)
+    width = max(2, int(round((cols[-1] - cols[0] + 1) * height / (rows[-1] - rows[0] + 1))))
+    return render(digit, canvas=(height, width), height=1.0)
+
+
+def _break(tile: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Erase a thin band across the middle of the digit, as a pen lifted mid-stroke does."""
+    h, w = tile.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle = np.radians(rng.uniform(-35, 35))
+    centre_y, centre_x = rng.uniform(0.3, 0.7) * h, rng.uniform(0.3, 0.7) * w
+    distance = np.abs((yy - centre_y) * np.cos(angle) - (xx - centre_x) * np.sin(angle))
+    return np.where(distance < max(1.0, 0.025 * h), 0.0, tile).astype(np.float32)
+
+
+def _ink_edges(tile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of a tile: whether it holds ink, its first and its last ink column."""
+    mask = tile > 0.5
+    has_ink = mask.any(axis=1)
+    first = mask.argmax(axis=1)
+    last = tile.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
+    return has_ink, first, last
+
+
+def _touching_left(previous: tuple[int, int, np.ndarray], top: int, tile: np.ndarray,
+                   overlap: int) -> int | None:
+    """The left edge that makes `tile` (placed at row `top`) overlap the previous digit's ink
+    by `overlap` pixels in their closest row; None when no row holds ink of both."""
+    prev_top, prev_left, prev_tile = previous
+    start, stop = max(top, prev_top), min(top + tile.shape[0], prev_top + prev_tile.shape[0])
+    if start >= stop:
+        return None
+    prev_ink, _, prev_last = (e[start - prev_top : stop - prev_top] for e in _ink_edges(prev_tile))
+    ink, first, _ = (e[start - top : stop - top] for e in _ink_edges(tile))
+    both = prev_ink & ink
+    if not both.any():
+        return None
+    reach = int((prev_left + prev_last - first)[both].max())
+    return max(reach - overlap + 1, prev_left + prev_tile.shape[1] // 2)
+
+
+def render_number(
+    digits28: np.ndarray,
+    labels: Sequence[int],
+    rng: np.random.Generator,
+    digit_height: int | None = None,
+    gap: tuple[float, float] = (0.05, 0.5),
+    size_jitter: float = 0.15,
+    vertical_jitter: float = 0.08,
+    max_slope_deg: float = 6.0,
+    touch_prob: float = 0.1,
+    break_prob: float = 0.1,
+) -> tuple[np.ndarray, str]:
+    """MNIST digits (N, 28, 28) written side by side as one number: ink (H, W) 0..1 and its text.
+
+    digit_height: the typical digit height in pixels (None draws one in 48..160).
+    gap: the blank between neighbours, as fractions of the digit height.
+    size_jitter, vertical_jitter: each digit's height and position vary by this fraction.
+    max_slope_deg: the baseline slopes by up to this angle.
+    touch_prob: chance that a digit touches the one before it (their strokes overlap a little).
+    break_prob: chance that a digit is drawn in two pieces (a thin band erased across it).
+    """
+    size = digit_height or int(rng.integers(48, 161))
+    slope = np.tan(np.radians(rng.uniform(-max_slope_deg, max_slope_deg)))
+    placed: list[tuple[int, int, np.ndarray]] = []  # (top, left, tile), baseline at row 0
+    x = 0
+    for digit in digits28:
+        tile = _tile(digit, int(round(size * rng.uniform(1 - size_jitter, 1 + size_jitter))))
+        if rng.random() < break_prob:
+            tile = _break(tile, rng)
+        baseline = slope * x + rng.uniform(-1, 1) * vertical_jitter * size
+        top, left = int(round(baseline)) - tile.shape[0], x
+        if placed and rng.random() < touch_prob:
+            overlap = int(rng.integers(1, max(1, size // 25) + 1))
+            left = _touching_left(placed[-1], top, tile, overlap) or left
+        placed.append((top, left, tile))
+        x = left + tile.shape[1] + int(round(rng.uniform(*gap) * size))
+    margin = size // 3
+    first_row = min(top for top, _, _ in placed) - margin
+    height = max(top + tile.shape[0] for top, _, tile in placed) - first_row + margin
+    width = max(left + tile.shape[1] for _, left, tile in placed) + 2 * margin
+    canvas = np.zeros((height, width), dtype=np.float32)
+    for top, left, tile in placed:
+        region = canvas[top - first_row : top - first_row + tile.shape[0],
+                        left + margin : left + margin + tile.shape[1]]
+        np.maximum(region, tile, out=region)
+    return canvas, "".join(str(int(label)) for label in labels)
