@@ -13,11 +13,20 @@ from PIL import Image
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
+from .preprocess import stroke_width
+
 
 def redraw(ink: np.ndarray, pen: float) -> np.ndarray:
-    """The same strokes drawn again with a round pen `pen` pixels wide (anti-aliased)."""
-    centre_line = skeletonize(ink > 0.5)
-    stroke = ndimage.distance_transform_edt(~centre_line) <= pen / 2
+    """The same strokes drawn again with a round pen `pen` pixels wide (anti-aliased).
+    Thicker: grow the shape; thinner: shrink it, keeping its centre line so no stroke breaks
+    (shrinking rather than re-tracing keeps filled loops filled, as the writer left them)."""
+    mask = ink > 0.5
+    width = stroke_width(mask)
+    if pen >= width:
+        stroke = ndimage.distance_transform_edt(~mask) <= (pen - width) / 2
+    else:
+        centre_line = ndimage.distance_transform_edt(~skeletonize(mask)) <= pen / 2
+        stroke = (ndimage.distance_transform_edt(mask) > (width - pen) / 2) | centre_line
     return ndimage.gaussian_filter(stroke.astype(np.float32), 0.6)
 
 
