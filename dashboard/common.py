@@ -1,0 +1,192 @@
+"""What every page shares: the model picker, the cached models and evaluations, and the
+error guard that turns failures into sentences.
+
+All model, data and metric work is digitclf's; this module only caches its results per
+Streamlit process, keyed by the model's name and card, so an overwritten model reloads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator
+
+import numpy as np
+import streamlit as st
+
+from digitclf import mydigits
+from digitclf.errors import DigitclfError
+from digitclf.store import ModelStore
+
+MODEL_KEY = "model"  # session state: the model chosen in the sidebar, shared by all pages
+_FRAME_KEY = "_digitclf_frame"  # session state: app.py ran in this session
+_WANTED_KEY = "_digitclf_wanted"  # session state: (page, query params) to return to
+log = logging.getLogger("digitclf.dashboard")
+
+
+# ----- the frame: app.py around every page -------------------------------------------------
+def frame_ran() -> None:
+    """Called by app.py on every run, after st.navigation: marks the session, and brings it
+    back to the page it first asked for (see `page_setup`)."""
+    st.session_state[_FRAME_KEY] = True
+    wanted = st.session_state.pop(_WANTED_KEY, None)
+    if wanted:
+        st.switch_page(wanted[0], query_params=wanted[1])
+
+
+def page_setup(page: str) -> None:
+    """First line of every page. Until some session has run app.py's st.navigation, a
+    freshly started Streamlit serves a folder named pages/ the legacy way: a first request
+    for /evaluate runs pages/evaluate.py alone, without app.py's frame. Such a run goes
+    through app.py once, which sends it back here (with the same query parameters)."""
+    if not st.session_state.get(_FRAME_KEY):
+        params = {key: st.query_params.get_all(key) for key in st.query_params}
+        st.session_state[_WANTED_KEY] = (page, params)
+        st.switch_page("app.py")
+
+
+# ----- messages ------------------------------------------------------------------------------
+def sentence(message: object) -> str:
+    text = str(message).strip() or "something went wrong"
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+@contextlib.contextmanager
+def friendly_errors() -> Iterator[None]:
+    """Show digitclf's errors as they are written, anything else as one line; never a
+    traceback. (Streamlit's rerun and stop signals are BaseExceptions and pass through.)"""
+    try:
+        yield
+    except DigitclfError as e:
+        st.error(sentence(e), icon=":material/error:")
+    except Exception as e:  # a bug or a broken environment: say what, log the details
+        log.exception("dashboard page failed")
+        st.error(f"Something went wrong ({type(e).__name__}): {sentence(e)}",
+                 icon=":material/error:")
+
+
+def percent(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+# ----- the model store and the chosen model -------------------------------------------------
+def store() -> ModelStore:
+    return ModelStore()
+
+
+def _stamp(card: dict) -> str:
+    """Changes whenever a model of the same name is written again."""
+    return f"{card.get('created_at')}|{card.get('model_bytes')}"
+
+
+def model_picker() -> str | None:
+    """The sidebar's model choice (the store's active model until the person picks one)."""
+    sidebar = st.sidebar
+    try:
+        s = store()
+        names = s.names()
+        active = s.active_name()
+    except DigitclfError as e:
+        sidebar.error(sentence(e))
+        return None
+    if not names:
+        sidebar.info("No model in the store yet: train one on the **Train** page.")
+        return None
+    if st.session_state.get(MODEL_KEY) not in names:
+        st.session_state[MODEL_KEY] = active if active in names else names[0]
+    name = sidebar.selectbox(
+        "Model", names, key=MODEL_KEY,
+        format_func=lambda n: f"{n} (active)" if n == active else n,
+        help="The model every page uses. The active model is the one the command line and a "
+             "new session start with; change it on the Models page.",
+    )
+    try:
+        card = s.card(name)
+    except DigitclfError as e:
+        sidebar.warning(sentence(e))
+        return name
+    details = [card.get("architecture") or "?"]
+    if card.get("test_accuracy") is not None:
+        details.append(f"{percent(card['test_accuracy'])} on MNIST test")
+    if card.get("created_at"):
+        details.append(f"trained {str(card['created_at'])[:10]}")
+    sidebar.caption(" · ".join(details))
+    return name
+
+
+def chosen_model() -> str | None:
+    return st.session_state.get(MODEL_KEY)
+
+
+def use_model(name: str) -> None:
+    """A button callback: switch the sidebar to this model (before the widget is drawn)."""
+    st.session_state[MODEL_KEY] = name
+
+
+def no_model_message() -> None:
+    st.info("There is no model yet. Train one on the **Train** page, or copy the shipped "
+            "`models/default/` into the store.", icon=":material/info:")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+
+
+# ----- cached models and evaluations --------------------------------------------------------
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _predictor(name: str, stamp: str, root: str):
+    from digitclf.predictor import load_predictor
+
+    predictor = load_predictor(name, ModelStore(root))
+    # Trace the compiled calls now, so the first drawing is answered at full speed.
+    warm = np.zeros((28, 28), np.uint8)
+    warm[6:22, 12:16] = 255
+    with contextlib.suppress(Exception):
+        predictor.predict(warm[None])
+        predictor.predict_image(warm)
+    return predictor
+
+
+def predictor(name: str):
+    """The named model, loaded once per process (a Predictor)."""
+    s = store()
+    card = s.card(name)  # raises a clear ModelStoreError for a missing model
+    with st.spinner(f"Loading model {name}…"):
+        return _predictor(name, _stamp(card), str(s.root.absolute()))
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _evaluation(name: str, stamp: str, root: str):
+    from digitclf.evaluation import evaluate
+
+    return evaluate(_predictor(name, stamp, root))
+
+
+def evaluation(name: str):
+    """The model's predictions on the 10,000 MNIST test digits (an Evaluation), once per process."""
+    s = store()
+    card = s.card(name)
+    args = (name, _stamp(card), str(s.root.absolute()))
+    with st.spinner(f"Reading the 10,000 MNIST test digits with {name}…"):
+        predictor(name)
+        return _evaluation(*args)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _my_digits_accuracy(name: str, stamp: str, root: str, files: tuple[str, ...]):
+    return mydigits.accuracy(_predictor(name, stamp, root))
+
+
+def my_digits_accuracy(name: str) -> tuple[float | None, int]:
+    """Accuracy on the "my digits" set and its size; recomputed when the set changes."""
+    files = tuple(str(p) for p in mydigits.files())
+    if not files:
+        return None, 0
+    s = store()
+    card = s.card(name)
+    predictor(name)
+    return _my_digits_accuracy(name, _stamp(card), str(s.root.absolute()), files)
+
+
+def digit_picture(image: np.ndarray, scale: int = 4) -> np.ndarray:
+    """A 28x28 float or uint8 image as uint8, enlarged by pixel repetition (stays sharp)."""
+    pixels = np.clip(np.asarray(image, dtype=np.float32), 0, 255).astype(np.uint8)
+    return np.kron(pixels, np.ones((scale, scale), np.uint8))

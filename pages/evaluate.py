@@ -1,0 +1,117 @@
+"""Evaluate: how the chosen model does on the MNIST test set, from its model card.
+
+Clicking a cell of the confusion matrix opens the Misclassified page filtered to it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.common import (chosen_model, friendly_errors, my_digits_accuracy, no_model_message,
+                              page_setup, percent, store)
+
+page_setup("pages/evaluate.py")
+
+PLOT_CONFIG = {"displayModeBar": False}
+
+
+def _headline(card: dict, name: str) -> None:
+    cols = st.columns(5)
+    cols[0].metric("Test accuracy", percent(card.get("test_accuracy")))
+    errors = card.get("test_errors")
+    cols[1].metric("Test errors", "–" if errors is None else f"{errors:,}",
+                   help="Misclassified digits among the 10,000 MNIST test digits.")
+    cols[2].metric("Validation accuracy", percent(card.get("val_accuracy")))
+    cols[3].metric("Calibration error (ECE)", percent(card.get("ece")),
+                   help="Expected calibration error: how far confidence is from accuracy, "
+                        "averaged over the test digits. 0 is perfect.")
+    acc, count = my_digits_accuracy(name)
+    cols[4].metric("My digits accuracy", percent(acc, 1) if count else "–",
+                   help=f"On the {count} drawing(s) corrected on the Draw page." if count
+                   else "Correct some drawings on the Draw page to build this set.")
+
+
+def _per_class(card: dict) -> None:
+    per_class = card.get("per_class") or {}
+    if not per_class:
+        st.info("This model card has no per-class metrics.")
+        return
+    table = pd.DataFrame([{"digit": int(d), **m} for d, m in per_class.items()])
+    table = table.sort_values("digit").set_index("digit")
+    st.dataframe(
+        table, width="stretch",
+        column_config={
+            "precision": st.column_config.NumberColumn("precision", format="%.4f"),
+            "recall": st.column_config.NumberColumn("recall", format="%.4f"),
+            "f1": st.column_config.ProgressColumn("F1", format="%.4f", min_value=0.0,
+                                                  max_value=1.0),
+            "support": st.column_config.NumberColumn("test digits", format="%d"),
+        },
+    )
+
+
+def _confusion(card: dict) -> None:
+    matrix = card.get("confusion_matrix")
+    if not matrix:
+        st.info("This model card has no confusion matrix.")
+        return
+    event = st.plotly_chart(charts.confusion(matrix), key="confusion", on_select="rerun",
+                            selection_mode="points", config=PLOT_CONFIG)
+    points = (event.selection.points if event and event.selection else None) or []
+    if points:
+        true, pred = int(points[0]["y"]), int(points[0]["x"])
+        if true != pred:
+            st.switch_page("pages/misclassified.py",
+                           query_params={"true": str(true), "pred": str(pred)})
+        st.caption(f"{matrix[true][pred]} test {true}s read correctly.")
+    st.caption("Click a cell off the diagonal to see those misclassified digits.")
+
+
+def main() -> None:
+    name = chosen_model()
+    st.header(f"Evaluate {name}" if name else "Evaluate")
+    if name is None:
+        no_model_message()
+        return
+    card = store().card(name)
+    hp = card.get("hyperparameters") or {}
+    st.caption(
+        f"{card.get('architecture', '?')} network, preset {card.get('preset') or '–'}, "
+        f"{card.get('epochs_run', '?')} epoch(s) (best: {card.get('best_epoch', '?')}), "
+        f"{card.get('parameters', 0):,} parameters, "
+        f"trained in {card.get('training_seconds', 0):.0f} s"
+        + (f", fine-tuned from {hp['base_model']}" if hp.get("base_model") else "")
+        + (" with my digits" if hp.get("my_digits") else "") + "."
+    )
+    _headline(card, name)
+
+    left, right = st.columns([1, 1.2], gap="large")
+    with left:
+        st.subheader("Per digit")
+        _per_class(card)
+    with right:
+        st.subheader("Confusion matrix")
+        _confusion(card)
+
+    left, right = st.columns([1.4, 1], gap="large")
+    with left:
+        st.subheader("Training curves")
+        history = card.get("history") or []
+        if history:
+            st.plotly_chart(charts.curves(history), key="curves", config=PLOT_CONFIG)
+        else:
+            st.info("This model card has no training history.")
+    with right:
+        st.subheader("Calibration")
+        rel = card.get("reliability")
+        if rel:
+            st.plotly_chart(charts.reliability(rel), key="reliability", config=PLOT_CONFIG)
+            st.caption(f"Temperature {card.get('temperature', 1):.3f} (fitted on the validation "
+                       f"split). Bars on the diagonal: confidence means what it says.")
+        else:
+            st.info("This model card has no reliability data.")
+
+
+with friendly_errors():
+    main()

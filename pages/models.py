@@ -1,0 +1,182 @@
+"""Models: every model in the store from its card; make one active, delete one, and compare
+two side by side (metrics, per-digit scores, and the test digits they read differently)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts
+from dashboard.common import (MODEL_KEY, chosen_model, digit_picture, evaluation, friendly_errors,
+                              no_model_message, page_setup, percent, sentence, store, use_model)
+from digitclf.compare import compare, per_class, summary
+from digitclf.errors import DigitclfError
+
+page_setup("pages/models.py")
+
+DISAGREEMENTS_SHOWN = 24
+
+
+def _table(cards: list[dict], active: str | None) -> None:
+    rows = []
+    for c in cards:
+        hp = c.get("hyperparameters") or {}
+        rows.append({
+            "name": c.get("name"),
+            "active": c.get("name") == active,
+            "architecture": c.get("architecture"),
+            "preset": c.get("preset"),
+            "test accuracy": c.get("test_accuracy"),
+            "ECE": c.get("ece"),
+            "epochs": c.get("epochs_run"),
+            "parameters": c.get("parameters"),
+            "training (s)": c.get("training_seconds"),
+            "fine-tuned from": (hp.get("base_model") or "")
+            + (" + my digits" if hp.get("my_digits") else ""),
+            "created": pd.to_datetime(c.get("created_at"), errors="coerce", utc=True),
+        })
+    table = pd.DataFrame(rows).set_index("name")
+    st.dataframe(table, width="stretch", column_config={
+        "active": st.column_config.CheckboxColumn("active"),
+        "test accuracy": st.column_config.NumberColumn(format="percent"),
+        "ECE": st.column_config.NumberColumn(format="%.4f"),
+        "parameters": st.column_config.NumberColumn(format="localized"),
+        "training (s)": st.column_config.NumberColumn(format="%.0f"),
+        "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+    })
+
+
+def _activate(name: str) -> None:
+    try:
+        store().set_active(name)
+        use_model(name)
+        st.session_state["models_notice"] = ("success", f"{name} is now the active model.")
+    except DigitclfError as e:
+        st.session_state["models_notice"] = ("error", sentence(e))
+
+
+def _delete(name: str) -> None:
+    try:
+        store().delete(name)
+        if st.session_state.get(MODEL_KEY) == name:
+            st.session_state.pop(MODEL_KEY, None)  # the sidebar falls back to the active model
+        st.session_state["models_notice"] = ("success", f"Deleted {name}.")
+    except DigitclfError as e:
+        st.session_state["models_notice"] = ("error", sentence(e))
+
+
+def _actions(names: list[str], active: str | None) -> None:
+    current = chosen_model()
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    name = c1.selectbox("Manage model", names, key="models_target",
+                        index=names.index(current) if current in names else 0)
+    c2.button("Make active", key="make_active", icon=":material/star:", on_click=_activate,
+              args=(name,), disabled=name == active, width="stretch")
+    with c3.popover("Delete…", icon=":material/delete:", width="stretch"):
+        st.markdown(f"Delete **{name}** from the store? This cannot be undone.")
+        st.button(f"Delete {name}", key="delete_model", type="primary", on_click=_delete,
+                  args=(name,))
+
+
+def _comparison(cards: dict[str, dict], names: list[str]) -> None:
+    st.subheader("Compare two models")
+    if len(names) < 2:
+        st.info("Train a second model to compare it with this one.", icon=":material/compare:")
+        return
+    current = chosen_model()
+    first = current if current in names else names[0]
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Model A", names, index=names.index(first), key="compare_a")
+    others = [n for n in names if n != a]
+    b = c2.selectbox("Model B", others, key="compare_b")
+    card_a, card_b = cards[a], cards[b]
+
+    left, right = st.columns([1, 1.3], gap="large")
+    with left:
+        rows = summary(card_a, card_b)
+        table = pd.DataFrame([{
+            "metric": r["metric"],
+            a: _fmt(r["metric"], r["a"]),
+            b: _fmt(r["metric"], r["b"]),
+            "better": {"A": a, "B": b}.get(r["better"], ""),
+        } for r in rows]).set_index("metric")
+        st.dataframe(table, width="stretch")
+    with right:
+        pc = per_class(card_a, card_b)
+        st.plotly_chart(charts.per_class_f1(pc, (a, b)), key="compare_f1",
+                        config={"displayModeBar": False})
+    with st.expander("Per-digit precision, recall and F1"):
+        st.dataframe(pd.DataFrame(pc).set_index("digit"), width="stretch", column_config={
+            **{f"{m}_{s}": st.column_config.NumberColumn(f"{m} ({n})", format="%.4f")
+               for m in ("precision", "recall", "f1") for s, n in (("a", a), ("b", b))},
+            "f1_change": st.column_config.NumberColumn(f"F1 change ({b} − {a})", format="%+.4f"),
+        })
+
+    st.markdown("**Test digits they read differently**")
+    if st.session_state.get("compare_pair") != (a, b):
+        st.button("Run both on the 10,000 test digits", key="compare_run",
+                  icon=":material/play_arrow:", on_click=_want_comparison, args=(a, b),
+                  help="Takes a few seconds per model the first time; the results are kept.")
+        return
+    c = compare(evaluation(a), evaluation(b), (a, b))
+    counts = c.counts
+    m = st.columns(4)
+    m[0].metric("Disagreements", len(c.disagree))
+    m[1].metric(f"Only {a} right", counts["only_a_right"])
+    m[2].metric(f"Only {b} right", counts["only_b_right"])
+    m[3].metric("Difference is chance?", f"p = {c.mcnemar_p:.3g}",
+                help="Exact McNemar test on the digits only one model gets right: a small p "
+                     "(below 0.05) means the accuracy difference is unlikely to be luck.")
+    rows = c.disagreements()
+    if not rows:
+        st.info("The two models read every test digit the same way.")
+        return
+    ev = evaluation(a)
+    shown = rows[:DISAGREEMENTS_SHOWN]
+    st.caption(f"The first {len(shown)} of {len(rows)}, those one of the two gets right first.")
+    for start in range(0, len(shown), 8):
+        cells = st.columns(8)
+        for cell, r in zip(cells, shown[start:start + 8]):
+            with cell:
+                st.image(digit_picture(ev.images[r["index"]], 3), width="stretch")
+                mark_a = "✓" if r["right"] == "A" else "✗"
+                mark_b = "✓" if r["right"] == "B" else "✗"
+                st.caption(f"#{r['index']} · true {r['label']}  \n"
+                           f"{mark_a} {a}: {r['prediction_a']} ({r['confidence_a']:.0%})  \n"
+                           f"{mark_b} {b}: {r['prediction_b']} ({r['confidence_b']:.0%})")
+
+
+def _want_comparison(a: str, b: str) -> None:
+    st.session_state["compare_pair"] = (a, b)
+
+
+def _fmt(metric: str, value) -> str:
+    if value is None:
+        return "–"
+    if "accuracy" in metric or "ECE" in metric:
+        return percent(value)
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    return f"{value:,}"
+
+
+def main() -> None:
+    st.header("Models")
+    notice = st.session_state.pop("models_notice", None)
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(notice[1])
+    s = store()
+    cards = s.cards()
+    if not cards:
+        no_model_message()
+        return
+    active = s.active_name()
+    _table(cards, active)
+    names = [c["name"] for c in cards]
+    _actions(names, active)
+    st.divider()
+    _comparison({c["name"]: c for c in cards}, names)
+
+
+with friendly_errors():
+    main()

@@ -1,0 +1,316 @@
+"""The Streamlit dashboard in a real browser: draw with the mouse, upload, correct, evaluate,
+browse the mistakes, train from the form, manage models. Fixtures: tests/browser.py."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import expect
+
+from browser import (DIGIT_STROKES, assert_no_error_box, browser, canvas, dashboard,  # noqa: F401
+                     draw, metric_value, open_page, page, wait_idle)
+
+DRAW_HINT = "Draw a digit in the box"
+
+
+def _clear(page) -> None:
+    page.locator('button[title="Reset canvas & history"]').click()
+    page.get_by_text(DRAW_HINT).wait_for()
+    page.get_by_text("What the model saw").wait_for(state="detached")
+
+
+def _strokes_caption(page, n: int):
+    return page.get_by_text(re.compile(rf"What the model saw \(28×28\) · {n} strokes?$"))
+
+
+def _result_row(page, caption):
+    """The row of Prediction, Confidence and model input holding this caption (elements of
+    the run before may linger while a run is going on)."""
+    return page.get_by_test_id("stHorizontalBlock").filter(has=caption).last
+
+
+def _read_drawing(page, digit: int) -> tuple[str, float]:
+    """Draw the digit; the displayed prediction and the seconds from pen up to its display."""
+    strokes = DIGIT_STROKES[digit]
+    lifted = draw(page, strokes)
+    caption = _strokes_caption(page, len(strokes))
+    caption.wait_for()
+    seconds = time.perf_counter() - lifted
+    return metric_value(page, "Prediction", _result_row(page, caption)), seconds
+
+
+def test_draw_digits_and_read_them(page, dashboard):
+    open_page(page, dashboard, "", heading="Draw a digit")
+    canvas(page).wait_for()
+    page.get_by_text(DRAW_HINT).wait_for()
+    accuracy = dashboard.card()["test_accuracy"]
+    assert metric_value(page, "MNIST test accuracy") == f"{100 * accuracy:.2f}%"
+
+    timings = {}
+    for digit in (1, 7, 0, 4):
+        shown, seconds = _read_drawing(page, digit)
+        timings[digit] = seconds
+        assert shown in [str(d) for d in range(10)], shown
+        if dashboard.shipped_model or digit == 1:  # the tiny stand-in model is less sure
+            assert shown == str(digit), f"drew a {digit}, the dashboard read {shown}"
+        row = _result_row(page, _strokes_caption(page, len(DIGIT_STROKES[digit])))
+        assert re.fullmatch(r"\d+\.\d%", metric_value(page, "Confidence", row))
+        if digit != 4:
+            _clear(page)
+    print("\npen up -> prediction shown: "
+          + ", ".join(f"{d}: {s:.2f} s" for d, s in timings.items()))
+
+    # Undo takes the last stroke of the 4 away: the prediction follows.
+    page.locator('button[title="Undo"]').click()
+    _strokes_caption(page, 1).wait_for()
+    # The pen width is adjustable.
+    assert page.get_by_test_id("stSlider").filter(has_text="Pen width").count() == 1
+    assert_no_error_box(page)
+
+
+def test_correction_goes_into_my_digits(page, dashboard):
+    open_page(page, dashboard, "", heading="Draw a digit")
+    canvas(page).wait_for()
+    before = len(list(dashboard.my_digits.glob("*.png"))) if dashboard.my_digits.exists() else 0
+    _read_drawing(page, 1)
+    page.get_by_role("radio", name="7", exact=True).click()
+    page.get_by_role("button", name="Save to my digits").click()
+    page.get_by_text(re.compile(r"Saved as a 7 in your digits")).wait_for()
+    saved = sorted(dashboard.my_digits.glob("7-*.png"))
+    assert len(list(dashboard.my_digits.glob("*.png"))) == before + 1 and saved
+    with Image.open(saved[-1]) as img:
+        assert img.size == (280, 280)
+    # The set's accuracy shows next to the MNIST one, and the canvas starts afresh.
+    page.get_by_text(DRAW_HINT).wait_for()
+    assert metric_value(page, "My digits") == f"{before + 1} drawing" + ("s" if before else "")
+    assert re.fullmatch(r"\d+\.\d%", metric_value(page, "My digits accuracy"))
+    assert_no_error_box(page)
+
+
+def test_upload_reads_a_scan(page, dashboard, tmp_path):
+    from digitclf.data import load_mnist
+
+    images, labels = load_mnist("test")
+    index = 0  # a clear 7
+    scan = 255 - np.kron(images[index], np.ones((8, 8), np.uint8))  # dark ink on white paper
+    path = tmp_path / "scan.png"
+    Image.fromarray(scan).convert("RGB").save(path)
+    open_page(page, dashboard, "", heading="Draw a digit")
+    page.get_by_role("radio", name="Upload", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    caption = page.get_by_text("What the model saw (28×28) · upload")
+    caption.wait_for()
+    assert metric_value(page, "Prediction", _result_row(page, caption)) == str(labels[index])
+    # Not an image: a sentence, not an exception.
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"this is not a picture")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    page.get_by_text(re.compile("not an image|cannot be decoded")).wait_for()
+    assert_no_error_box(page)
+
+
+def test_evaluate_then_misclassified_via_confusion_matrix(page, dashboard):
+    card = dashboard.card()
+    open_page(page, dashboard, "evaluate", heading="Evaluate default")
+    assert metric_value(page, "Test accuracy") == f"{100 * card['test_accuracy']:.2f}%"
+    for title in ("Per digit", "Confusion matrix", "Training curves", "Calibration"):
+        page.get_by_role("heading", name=title).wait_for()
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(3)
+    assert_no_error_box(page)
+
+    # Click the confusion matrix's most frequent mistake: its digits open, filtered.
+    matrix = np.array(card["confusion_matrix"])
+    np.fill_diagonal(matrix, -1)
+    true, pred = np.unravel_index(matrix.argmax(), matrix.shape)
+    chart = page.get_by_test_id("stPlotlyChart").first
+    plot = chart.locator(".nsewdrag").first
+    box = plot.bounding_box()
+    plot.click(position={"x": (pred + 0.5) * box["width"] / 10,
+                         "y": (true + 0.5) * box["height"] / 10})
+    query = rf"(true={true}&pred={pred}|pred={pred}&true={true})"
+    page.wait_for_url(re.compile(rf"/misclassified\?{query}$"))
+    page.get_by_text(re.compile(r"of the \d+ misclassified test digits")).wait_for()
+    tiles = page.get_by_role("button", name=re.compile(r"^\d→\d · \d+%$"))
+    expect(tiles).to_have_count(min(int(matrix[true, pred]), 36))
+    for label in tiles.all_inner_texts():
+        assert label.startswith(f"{true}→{pred}")
+
+    # Pick one: its full probability chart shows.
+    tiles.first.click()
+    page.get_by_role("heading", name=re.compile(r"Test digit #\d+")).wait_for()
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    assert_no_error_box(page)
+
+
+def test_misclassified_filters_and_pages(page, dashboard):
+    open_page(page, dashboard, "misclassified", heading="Misclassified by default")
+    errors = dashboard.card()["test_errors"]
+    page.get_by_text(f"{errors} of the {errors} misclassified test digits").wait_for()
+    tiles = page.get_by_role("button", name=re.compile(r"^\d→\d · \d+%$"))
+    expect(tiles).to_have_count(min(errors, 36))
+    # Most confident first, by default.
+    confidences = [int(t.split("· ")[1][:-1]) for t in tiles.all_inner_texts()]
+    assert confidences == sorted(confidences, reverse=True)
+    # Page through them, 18 a page.
+    page.get_by_test_id("stSelectbox").filter(has_text="Per page").click()
+    page.get_by_role("option", name="18", exact=True).click()
+    pages = -(-errors // 18)
+    page.get_by_text(f"page 1 of {pages}", exact=True).wait_for()
+    expect(tiles).to_have_count(min(errors, 18))
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text(f"page 2 of {pages}", exact=True).wait_for()
+    expect(tiles).to_have_count(min(errors - 18, 18))
+    # A confidence range from the URL narrows the list.
+    open_page(page, dashboard, "misclassified?conf=0.0&conf=0.5",
+              heading="Misclassified by default")
+    caption = page.get_by_text(re.compile(rf"^\d+ of the {errors} misclassified test digits"))
+    shown = int(caption.inner_text().split()[0])
+    assert 0 < shown < errors
+    expect(tiles).to_have_count(min(shown, 36))
+    for label in tiles.all_inner_texts():
+        assert int(label.split("· ")[1][:-1]) <= 50
+    assert_no_error_box(page)
+
+
+def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
+    open_page(page, dashboard, "train", heading="Train a model")
+
+    def fill_form(name: str) -> None:
+        page.get_by_role("textbox", name="Model name").fill(name)
+        page.get_by_role("spinbutton", name="Epochs").fill("1")
+        page.get_by_role("spinbutton", name="Training examples (0 = all)").fill("1000")
+        page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+        page.get_by_role("option", name="mlp", exact=True).click()
+        page.get_by_test_id("stSelectbox").filter(has_text="Batch size").click()
+        page.get_by_role("option", name="32", exact=True).click()
+
+    # A run can be cancelled, and leaves nothing behind.
+    fill_form("e2e-cancelled")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_role("button", name="Cancel training").click()
+    page.get_by_text("was cancelled: nothing was saved").wait_for()
+    assert not (dashboard.models / "e2e-cancelled").exists()
+    assert not list(dashboard.models.glob(".tmp-e2e-cancelled-*"))
+
+    # A tiny run (fast preset: no augmentation) to the end: progress, then the model in the store.
+    fill_form("e2e-tiny")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_test_id("stProgress").wait_for()
+    # Meanwhile another browser session draws and is answered: training runs elsewhere.
+    other = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        tab = other.new_page()
+        open_page(tab, dashboard, "", heading="Draw a digit")
+        shown, seconds = _read_drawing(tab, 1)
+        assert shown == "1"
+        still = page.get_by_role("button", name="Cancel training").count() == 1
+        print(f"\npen up -> prediction shown in {seconds:.2f} s in a second session, "
+              f"{'while the training was still running' if still else 'after the training'}")
+    finally:
+        other.close()
+    page.get_by_text(re.compile("Model e2e-tiny is in the store")).wait_for(timeout=240_000)
+    assert (dashboard.models / "e2e-tiny" / "card.json").is_file()
+    card = dashboard.card("e2e-tiny")
+    assert card["architecture"] == "mlp" and card["hyperparameters"]["train_subset"] == 1000
+    assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 32
+    assert_no_error_box(page)
+
+    # The Models page lists it; make it active from there.
+    open_page(page, dashboard, "models", heading="Models")
+    table = page.get_by_test_id("stDataFrame").first
+    page.wait_for_function("() => document.querySelectorAll('td[role=gridcell]').length > 0")
+    assert "e2e-tiny" in table.locator("td[role=gridcell]").all_text_contents()
+    page.get_by_test_id("stSelectbox").filter(has_text="Manage model").click()
+    page.get_by_role("option", name="e2e-tiny", exact=True).click()
+    wait_idle(page)
+    page.get_by_role("button", name="Make active").click()
+    page.get_by_text("e2e-tiny is now the active model.").wait_for()
+    assert '"e2e-tiny"' in (dashboard.models / "active.json").read_text()
+    # ... and delete it: the shipped model is the active one again.
+    page.get_by_role("button", name="Delete…").click()
+    page.get_by_role("button", name="Delete e2e-tiny").click()
+    page.get_by_text("Deleted e2e-tiny.").wait_for()
+    assert not (dashboard.models / "e2e-tiny").exists()
+    sidebar_model = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
+    expect(sidebar_model).to_have_value("default (active)")
+    assert_no_error_box(page)
+
+
+def test_every_page_without_error_box(page, dashboard):
+    for path, heading in (("", "Draw a digit"), ("evaluate", re.compile("^Evaluate")),
+                          ("misclassified", re.compile("^Misclassified")),
+                          ("train", "Train a model"), ("models", "Models")):
+        open_page(page, dashboard, path, heading=heading)
+        assert_no_error_box(page)
+
+
+# ----- the package modules behind the Train and Models pages (no browser) ----------------------
+def test_jobs_refuse_bad_requests_before_starting(tmp_path, monkeypatch):
+    from digitclf import jobs
+    from digitclf.errors import ConfigError, DigitclfError, ModelStoreError
+
+    monkeypatch.setenv("DIGITCLF_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("DIGITCLF_JOBS", str(tmp_path / "jobs"))
+    monkeypatch.setenv("DIGITCLF_MY_DIGITS", str(tmp_path / "none"))
+    for kwargs, error in (({"epochs": 0}, ConfigError), ({"base_model": "absent"}, ModelStoreError),
+                          ({"my_digits": True}, DigitclfError), ({"colour": "red"}, DigitclfError)):
+        with pytest.raises(error):
+            jobs.start("refused", "fast", **kwargs)
+    with pytest.raises(ModelStoreError):
+        jobs.start("not a name", "fast")
+    assert jobs.list_jobs() == []
+
+
+def test_jobs_pass_the_form_to_the_cli(tmp_path):
+    from digitclf import jobs
+    from digitclf.cli import build_parser
+
+    argv = jobs._cli_flags("best", "tuned", tmp_path / "events.jsonl", {
+        "epochs": 2, "learning_rate": 3e-4, "augment": False, "train_subset": None,
+        "base_model": "default", "my_digits": True}, activate=True, overwrite=False)
+    args = build_parser().parse_args(argv)
+    assert (args.preset, args.name, args.epochs, args.learning_rate) == ("best", "tuned", 2, 3e-4)
+    assert args.augment is False and args.train_subset is None
+    assert args.base_model == "default" and args.my_digits and args.activate
+    assert not args.overwrite and args.events == tmp_path / "events.jsonl"
+
+
+def test_jobs_report_why_a_run_failed(tmp_path, monkeypatch):
+    from digitclf import jobs
+
+    monkeypatch.setenv("DIGITCLF_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("DIGITCLF_JOBS", str(tmp_path / "jobs"))
+    monkeypatch.setenv("DIGITCLF_DATA", str(tmp_path / "no-data"))  # the run cannot read MNIST
+    job = jobs.start("doomed", "fast", epochs=1, train_subset=100, augment=False)
+    assert [j.id for j in jobs.list_jobs()] == [job.id]
+    deadline = time.monotonic() + 180
+    while (status := jobs.status(job)).running and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert status.state == "failed", status
+    assert "MNIST file not found" in status.message
+    assert not (tmp_path / "models" / "doomed").exists()
+
+
+def test_compare_finds_the_disagreements():
+    from types import SimpleNamespace
+
+    from digitclf.compare import compare, per_class, summary
+
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    a = np.eye(10)[[0, 1, 2, 3, 9, 9]]  # right on 0-3
+    b = np.eye(10)[[0, 7, 2, 3, 4, 8]]  # right on 0, 2, 3, 4
+    c = compare(SimpleNamespace(labels=labels, probabilities=a),
+                SimpleNamespace(labels=labels, probabilities=b), ("a", "b"))
+    assert c.disagree.tolist() == [1, 4, 5]
+    assert c.counts == {"both_right": 3, "only_a_right": 1, "only_b_right": 1, "both_wrong": 1}
+    assert [r["right"] for r in c.disagreements()] == ["A", "B", "neither"]
+    assert c.mcnemar_p == pytest.approx(1.0)
+    card_a = {"test_accuracy": 0.99, "ece": 0.01, "per_class": {"3": {"f1": 0.9}}}
+    card_b = {"test_accuracy": 0.98, "ece": 0.005, "per_class": {"3": {"f1": 0.95}}}
+    better = {r["metric"]: r["better"] for r in summary(card_a, card_b)}
+    assert better["test accuracy"] == "A" and better["calibration error (ECE)"] == "B"
+    assert per_class(card_a, card_b)[3]["f1_change"] == pytest.approx(0.05)
