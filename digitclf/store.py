@@ -8,6 +8,7 @@ in `active.json` at the root, written the same way.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
@@ -51,6 +52,16 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 with RENAME_EXCHANGE); False if unsupported."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
 
 
 class ModelStore:
@@ -136,13 +147,15 @@ class ModelStore:
                     os.fsync(f.fileno())
             tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is readable like any other
             final = self.root / name
-            if final.exists():  # overwrite: move the old one aside first, drop it after
+            if not final.exists():
+                os.replace(tmp, final)
+            elif _exchange(tmp, final):  # overwrite: swap in one step; tmp now holds the old
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:  # no atomic swap on this system: move the old one aside, then drop it
                 old = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}old-{name}-", dir=self.root))
                 os.replace(final, old / name)
                 os.replace(tmp, final)
                 shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -89,6 +89,12 @@ def split_train_val(config: TrainConfig) -> tuple[tuple[np.ndarray, ...], tuple[
     n_val = int(round(len(images) * config.val_fraction))
     if config.train_subset is not None:
         n_val = max(int(round(config.train_subset * config.val_fraction)), 10)
+        if config.train_subset + n_val > len(images):
+            raise ConfigError(
+                f"training subset of {config.train_subset} plus its validation split is more "
+                f"than the {len(images)} training images: choose at most "
+                f"{int(len(images) / (1 + config.val_fraction))}"
+            )
         order = order[: config.train_subset + n_val]
     val_idx, train_idx = order[:n_val], order[n_val:]
     return (images[train_idx], labels[train_idx]), (images[val_idx], labels[val_idx])

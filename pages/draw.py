@@ -97,13 +97,13 @@ def _result_panel(name: str, image, kind: str, strokes: int) -> None:
         st.plotly_chart(charts.probabilities(np.zeros(10), height=240), key="draw_probs",
                         config={"displayModeBar": False})
         return
-    m1.metric("Prediction", result.digit)
+    m1.metric("Prediction", result.digit if result.is_digit else "not a digit")
     m2.metric("Confidence", percent(result.confidence, 1))
     source = f"{strokes} stroke{'s' if strokes != 1 else ''}" if kind == "drawing" else "upload"
     m3.image(digit_picture(result.model_input, 4), width=112,
              caption=f"What the model saw (28×28) · {source}")
-    if not getattr(result, "is_digit", True):
-        st.warning("This does not look like a digit to the model: the reading is a guess.",
+    if not result.is_digit:
+        st.warning(f"This does not look like a digit (closest: {result.digit}).",
                    icon=":material/help:")
     st.plotly_chart(charts.probabilities(result.probabilities, result.digit, height=240),
                     config={"displayModeBar": False}, key="draw_probs")

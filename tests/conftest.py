@@ -35,7 +35,7 @@ def tiny_store(tmp_path_factory) -> Path:
     """A store holding one tiny model ('tiny') trained for real, in seconds."""
     root = tmp_path_factory.mktemp("models")
     result = run_cli("train", "--preset", "fast", "--name", "tiny", "--train-subset", "1000",
-                     "--epochs", "1", "--no-augment", env={"DIGITCLF_MODELS": str(root)})
+                     "--epochs", "1", "--batch-size", "32", "--no-augment", env={"DIGITCLF_MODELS": str(root)})
     assert result.returncode == 0, result.stderr
     return root
 

@@ -66,6 +66,13 @@ def test_bad_hyperparameters_are_refused(overrides, message):
         config_for("fast", **overrides)
 
 
+def test_subset_larger_than_the_training_set_is_refused():
+    from digitclf.train import split_train_val
+
+    with pytest.raises(ConfigError, match="more than the 60000 training images"):
+        split_train_val(config_for("fast", train_subset=59000))
+
+
 def test_presets_are_valid_and_cover_the_registry():
     for config in PRESETS.values():
         config.validate()
