@@ -1,0 +1,78 @@
+"""Export a stored model as a TensorFlow SavedModel in the layout TensorFlow Serving loads.
+
+    OUTDIR/<version>/saved_model.pb + variables/     (version: a positive integer)
+
+Signature `serving_default`: `images` float32 (N, 28, 28), MNIST convention (ink 0..255 on 0)
+-> `probabilities` float32 (N, 10). The version folder is written under a hidden temporary
+name and renamed into place when complete, so a watching server never sees half a model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import DigitclfError, ModelStoreError
+from .store import ModelStore
+
+FORMATS = ("savedmodel",)
+SIGNATURE = "serving_default"
+INPUT_NAME = "images"
+OUTPUT_NAME = "probabilities"
+
+
+class ExportError(DigitclfError):
+    """An unknown format or a version folder that exists already."""
+
+
+def next_version(outdir: Path) -> int:
+    """One more than the highest numbered folder in outdir (1 for none)."""
+    versions = [int(p.name) for p in outdir.iterdir() if p.name.isdigit()] if outdir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def write_savedmodel(model, path: Path) -> None:
+    """Write a Keras model taking (N, 28, 28) float32 as a SavedModel at path."""
+    from . import tf_setup  # noqa: F401
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=SIGNATURE,
+        fn=lambda images: {OUTPUT_NAME: model(images, training=False)},
+        input_signature=[tf.TensorSpec((None, 28, 28), tf.float32, name=INPUT_NAME)],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def export_model(outdir: str | os.PathLike, model_name: str | None = None, format: str = "savedmodel",
+                 version: int | None = None) -> Path:
+    """Export the named (else the active) model to outdir/<version>/; returns that folder."""
+    if format not in FORMATS:
+        raise ExportError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+    outdir = Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise ExportError(f"{outdir} exists and is not a folder")
+    version = next_version(outdir) if version is None else version
+    if version < 1:
+        raise ExportError(f"version must be a positive integer, got {version}")
+    final = outdir / str(version)
+    if final.exists():
+        raise ExportError(f"{final} already exists: pick another --version or remove it")
+    store = ModelStore()
+    name = model_name or store.active_name()
+    if name is None:
+        raise ModelStoreError(f"no model in {store.root}: train one with 'python -m digitclf train'")
+    model = store.load(name)
+    outdir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=outdir))
+    try:
+        write_savedmodel(model, tmp / "model")
+        os.rename(tmp / "model", final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
