@@ -41,16 +41,13 @@ def _flatten_background(signal: np.ndarray) -> np.ndarray:
     """Subtract a smooth background (uneven paper, shadows) estimated by a morphological
     opening on a reduced copy: structures thinner than a fifth of the image are ink."""
     height, width = signal.shape
-    factor = max(1, max(height, width) // 96)
-    small = signal[: height - height % factor or height, : width - width % factor or width]
-    small = small.reshape(small.shape[0] // factor, factor, small.shape[1] // factor, factor)
-    small = small.mean(axis=(1, 3))
+    factor = max(1, max(height, width) // 48)
+    size = (max(1, width // factor), max(1, height // factor))
+    small = np.asarray(Image.fromarray(signal.astype(np.float32)).resize(size, Image.BOX))
     window = max(3, max(small.shape) // 5)
     background = ndimage.grey_opening(small, size=(window, window))
     background = ndimage.uniform_filter(background, size=window)
-    background = np.asarray(
-        Image.fromarray(background.astype(np.float32)).resize((width, height), Image.BILINEAR)
-    )
+    background = np.asarray(Image.fromarray(background).resize((width, height), Image.BILINEAR))
     return signal - background
 
 
@@ -59,7 +56,8 @@ def _block_mean(array: np.ndarray) -> np.ndarray:
     h, w = array.shape[0] // 2 * 2, array.shape[1] // 2 * 2
     if h == 0 or w == 0:
         return array
-    return array[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+    a = array[:h, :w]
+    return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * 0.25
 
 
 def ink_map(image: np.ndarray) -> np.ndarray:
@@ -93,12 +91,16 @@ def _normalise(signal: np.ndarray) -> np.ndarray:
     if peak < MIN_CONTRAST:
         raise NoDigitError(BLANK)
     top = float(np.median(signal[signal >= 0.5 * peak]))
-    ink = np.clip(signal * (1.0 / top), 0.0, 1.0)
+    ink = np.multiply(signal, np.float32(1.0 / top), dtype=np.float32)
+    np.clip(ink, 0.0, 1.0, out=ink)
     labels, count = ndimage.label(ink > 0.2)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    keep = sizes >= max(3, 0.02 * sizes.max())
-    return np.where(keep[labels], ink, np.float32(0.0)).astype(np.float32, copy=False)
+    if count > 1:
+        sizes = np.bincount(labels.ravel())
+        sizes[0] = 0
+        keep = sizes >= max(3, 0.02 * sizes.max())
+        if not keep[1:].all():
+            ink[~keep[labels]] = 0.0
+    return ink
 
 
 def _check_is_digit(ink: np.ndarray) -> tuple[slice, slice]:
