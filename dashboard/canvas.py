@@ -23,6 +23,7 @@ import streamlit_drawable_canvas as _package
 from streamlit_drawable_canvas import CanvasResult, st_canvas
 
 SIZE = 280  # canvas pixels: 10x MNIST's 28
+NUMBER_SIZE = (840, 240)  # the wide pad for a number: width, height
 _COMPONENT = "streamlit-drawable-canvas.streamlit_drawable_canvas"
 _HTML = '<div class="canvas-root"></div>'  # as the package declares it
 _TOOLBAR_ABOVE_CSS = """
@@ -56,11 +57,12 @@ def _move_toolbar_above() -> bool:
 TOOLBAR_ABOVE = _move_toolbar_above()
 
 
-def drawing_canvas(key: str, stroke_width: int) -> CanvasResult:
-    """A white 280x280 pad with a black pen; the app reruns after every stroke."""
+def drawing_canvas(key: str, stroke_width: int, width: int = SIZE,
+                   height: int = SIZE) -> CanvasResult:
+    """A white pad (280x280 unless told) with a black pen; the app reruns after every stroke."""
     return st_canvas(
         stroke_width=stroke_width, stroke_color="#000000", background_color="#FFFFFF",
-        width=SIZE, height=SIZE, drawing_mode="freedraw", update_streamlit=True,
+        width=width, height=height, drawing_mode="freedraw", update_streamlit=True,
         return_image_data=True, key=key,
     )
 

@@ -190,3 +190,43 @@ def digit_picture(image: np.ndarray, scale: int = 4) -> np.ndarray:
     """A 28x28 float or uint8 image as uint8, enlarged by pixel repetition (stays sharp)."""
     pixels = np.clip(np.asarray(image, dtype=np.float32), 0, 255).astype(np.uint8)
     return np.kron(pixels, np.ones((scale, scale), np.uint8))
+
+
+def on_white(image: np.ndarray) -> np.ndarray:
+    """A canvas's RGBA (or an RGB / grey) uint8 array as RGB over white paper."""
+    pixels = np.asarray(image)
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    if pixels.shape[2] == 4:
+        alpha = pixels[..., 3:4].astype(np.float32) / 255
+        pixels = pixels[..., :3] * alpha + 255 * (1 - alpha)
+    return np.clip(pixels[..., :3], 0, 255).astype(np.uint8)
+
+
+def boxes_picture(image: np.ndarray, boxes, labels, colors) -> "Image.Image":
+    """The drawing with a box around each digit and its label above the box, on a white
+    band added over the drawing for the labels. Boxes are (x, y, width, height) in the
+    image's pixels."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    drawing = Image.fromarray(on_white(image))
+    size = max(14, drawing.height // 14)
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow before 10.1: a small bitmap font
+        font = ImageFont.load_default()
+    band = size + 12
+    picture = Image.new("RGB", (drawing.width, drawing.height + band), "white")
+    picture.paste(drawing, (0, band))
+    pen = ImageDraw.Draw(picture)
+    pen.line((0, band - 1, picture.width, band - 1), fill="#e6e9ef")
+    for (x, y, w, h), label, color in zip(boxes, labels, colors):
+        y += band
+        pen.rectangle((x - 2, y - 2, x + w + 1, y + h + 1), outline=color, width=3)
+        left, top, right, bottom = pen.textbbox((0, 0), label, font=font)
+        tw, th = right - left, bottom - top
+        ty = max(0, y - th - 10)
+        tx = min(max(0, x - 2), max(0, picture.width - tw - 6))
+        pen.rectangle((tx, ty, tx + tw + 6, ty + th + 6), fill=color)
+        pen.text((tx + 3 - left, ty + 3 - top), label, fill="white", font=font)
+    return picture

@@ -98,6 +98,8 @@ def _add_predict(sub) -> None:
                    help="read more paths from LIST, one per line ('-' for standard input)")
     p.add_argument("--model", help="model name (default: the active model)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--number", action="store_true",
+                   help="read each image as a number of several digits (a postal code, an amount)")
     p.set_defaults(run=_run_predict)
 
 
@@ -134,10 +136,12 @@ def _run_predict(args) -> int:
 
     predictor = load_predictor(args.model)
     paths, to_predict = itertools.tee(_input_paths(args))
+    results = (map(_read_number(predictor), to_predict) if args.number
+               else predictor.predict_images(to_predict))
     bar = tqdm(total=_count_inputs(args), unit="image", disable=not sys.stderr.isatty(),
                file=sys.stderr, leave=False)
     failed = 0
-    for path, result in zip(paths, predictor.predict_images(to_predict)):
+    for path, result in zip(paths, results):
         bar.update()
         if isinstance(result, DigitclfError):
             failed += 1
@@ -148,11 +152,23 @@ def _run_predict(args) -> int:
             continue
         if args.json:
             print(json.dumps({"path": str(path), **result.to_dict()}), flush=True)
+        elif args.number:
+            print(f"{path}: {result.text}", flush=True)
         else:
             label = result.digit if result.is_digit else f"not a digit (looks most like {result.digit})"
             print(f"{path}: {label} ({_percent(result.confidence)})", flush=True)
     bar.close()
     return EXIT_FAILURE if failed else 0
+
+
+def _read_number(predictor):
+    """predictor.read_number, returning the DigitclfError instead of raising it."""
+    def read(path):
+        try:
+            return predictor.read_number(path)
+        except DigitclfError as e:
+            return e
+    return read
 
 
 # ----- evaluate --------------------------------------------------------------------------

@@ -73,7 +73,13 @@ class Predictor:
 
     def predict_image(self, image: ImageSource) -> DigitResult:
         """One digit as a person delivers it: path, bytes, PIL image or array of any size."""
-        return self._results(preprocess(image)[None])[0]
+        return self.classify(preprocess(image)[None])[0]
+
+    def read_number(self, image: ImageSource) -> NumberResult:
+        """Several digits side by side, as one number: its text, digits and their boxes."""
+        from .numbers import read_number
+
+        return read_number(self, image)
 
     def predict_images(
         self, images: Iterable[ImageSource], chunk: int = 64, workers: int = 2
@@ -86,11 +92,13 @@ class Predictor:
             while batch := list(itertools.islice(pending, chunk)):
                 prepared = list(pool.map(_try_preprocess, batch))
                 good = [p for p in prepared if not isinstance(p, DigitclfError)]
-                results = iter(self._results(np.stack(good)) if good else [])
+                results = iter(self.classify(np.stack(good)) if good else [])
                 for item in prepared:
                     yield item if isinstance(item, DigitclfError) else next(results)
 
-    def _results(self, model_inputs: np.ndarray) -> list[DigitResult]:
+    def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
+        """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
+        each, with the not-a-digit check."""
         probs, digit_scores = self._infer_with_detector(model_inputs)
         probs, digit_scores = probs.numpy(), digit_scores.numpy()
         digits = probs.argmax(axis=1)

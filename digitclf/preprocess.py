@@ -41,7 +41,7 @@ def _flatten_background(signal: np.ndarray) -> np.ndarray:
     """Subtract a smooth background (uneven paper, shadows) estimated by a morphological
     opening on a reduced copy: structures thinner than a fifth of the image are ink."""
     height, width = signal.shape
-    factor = max(1, max(height, width) // 48)
+    factor = max(1, max(height, width) // 96)
     size = (max(1, width // factor), max(1, height // factor))
     small = np.asarray(Image.fromarray(signal.astype(np.float32)).resize(size, Image.BOX))
     window = max(3, max(small.shape) // 5)
@@ -93,13 +93,11 @@ def _normalise(signal: np.ndarray) -> np.ndarray:
     top = float(np.median(signal[signal >= 0.5 * peak]))
     ink = np.multiply(signal, np.float32(1.0 / top), dtype=np.float32)
     np.clip(ink, 0.0, 1.0, out=ink)
-    labels, count = ndimage.label(ink > 0.2)
-    if count > 1:
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        keep = sizes >= max(3, 0.02 * sizes.max())
-        if not keep[1:].all():
-            ink[~keep[labels]] = 0.0
+    labels, _ = ndimage.label(ink > 0.2)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0  # the background: faint noise outside every stroke goes too
+    keep = sizes >= max(3, 0.02 * sizes.max())
+    ink[~keep[labels]] = 0.0
     return ink
 
 

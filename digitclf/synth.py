@@ -164,12 +164,12 @@ def render_number(
     labels: Sequence[int],
     rng: np.random.Generator,
     digit_height: int | None = None,
-    gap: tuple[float, float] = (0.05, 0.5),
+    gap: tuple[float, float] = (0.08, 0.5),
     size_jitter: float = 0.15,
     vertical_jitter: float = 0.08,
     max_slope_deg: float = 6.0,
-    touch_prob: float = 0.1,
-    break_prob: float = 0.1,
+    touch_prob: float = 0.05,
+    break_prob: float = 0.05,
 ) -> tuple[np.ndarray, str]:
     """MNIST digits (N, 28, 28) written side by side as one number: ink (H, W) 0..1 and its text.
 

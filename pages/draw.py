@@ -1,5 +1,6 @@
 """Draw (home): draw or upload a digit and see it read as you go; correct the model when it
-is wrong, which saves the drawing into the "my digits" set."""
+is wrong, which saves the drawing into the "my digits" set. In number mode a wide pad takes
+several digits side by side and shows the number read, each digit boxed on the drawing."""
 
 from __future__ import annotations
 
@@ -7,17 +8,26 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts
-from dashboard.canvas import drawing_canvas, stroke_count
-from dashboard.common import (chosen_model, digit_picture, friendly_errors, my_digits_accuracy,
-                              no_model_message, page_setup, percent, predictor, sentence, store)
+from dashboard.canvas import NUMBER_SIZE, drawing_canvas, stroke_count
+from dashboard.common import (boxes_picture, chosen_model, digit_picture, friendly_errors,
+                              my_digits_accuracy, no_model_message, page_setup, percent,
+                              predictor, sentence, store)
 from digitclf import mydigits
 from digitclf.errors import DigitclfError, ImageError, NoDigitError
 
 page_setup("pages/draw.py")
 
+READ = ("One digit", "A number")
 MODES = ("Draw", "Upload")
 DRAW_HINT = "Draw a digit in the box: the prediction appears as you draw."
 UPLOAD_HINT = "Upload a PNG or JPG of a handwritten digit."
+NUMBER_HINT = ("Write a number in the wide box: several digits side by side, a little apart. "
+               "The reading follows every stroke.")
+BOX_COLOURS = {True: charts.ACCENT, False: "#f0a202"}  # is_digit: a digit / not sure it is one
+
+
+def _strokes(n: int) -> str:
+    return f"{n} stroke{'s' if n != 1 else ''}"
 
 
 def _clear_canvas() -> None:
@@ -99,7 +109,7 @@ def _result_panel(name: str, image, kind: str, strokes: int) -> None:
         return
     m1.metric("Prediction", result.digit if result.is_digit else "not a digit")
     m2.metric("Confidence", percent(result.confidence, 1))
-    source = f"{strokes} stroke{'s' if strokes != 1 else ''}" if kind == "drawing" else "upload"
+    source = _strokes(strokes) if kind == "drawing" else "upload"
     m3.image(digit_picture(result.model_input, 4), width=112,
              caption=f"What the model saw (28×28) · {source}")
     if not result.is_digit:
@@ -114,6 +124,51 @@ def _result_panel(name: str, image, kind: str, strokes: int) -> None:
               on_click=_save_correction, args=(image, label), disabled=label is None)
 
 
+def _digit_label(digit) -> str:
+    return f"{digit.digit} · {percent(digit.confidence, 0)}" if digit.is_digit else "?"
+
+
+def _number_panel(name: str) -> None:
+    """The wide pad, then the number read: its text, the drawing with a box, digit and
+    confidence per digit, and what the model saw for each digit. Before there is ink the
+    metric stays, empty, under a hint."""
+    width = st.columns([1, 1.4])[0].slider(
+        "Pen width", 6, 40, 16, key="number_pen_width",
+        help="In canvas pixels; each digit is normalised to MNIST's stroke width either way.")
+    canvas = drawing_canvas(f"number-canvas-{st.session_state.get('canvas_generation', 0)}",
+                            width, *NUMBER_SIZE)
+    st.caption("Write the digits side by side, left to right. Undo, redo and clear with the "
+               "toolbar above the pad.")
+    image, strokes = canvas.image_data, stroke_count(canvas)
+    result = None
+    if image is not None:
+        try:
+            result = predictor(name).read_number(image)
+        except NoDigitError:
+            pass
+    left, right = st.columns([1, 4], vertical_alignment="top")
+    if result is None:
+        left.metric("Number", "–")
+        right.info(NUMBER_HINT, icon=":material/draw:")
+        return
+    digits = result.digits
+    left.metric("Number", result.text)
+    left.caption(f"{len(digits)} digit{'s' if len(digits) != 1 else ''} · {_strokes(strokes)}")
+    unsure = [i + 1 for i, d in enumerate(digits) if not d.is_digit]
+    if unsure:
+        left.warning(f"Digit {', '.join(map(str, unsure))} does not look like a digit: "
+                     "write it again more clearly.", icon=":material/help:")
+    right.image(boxes_picture(image, result.boxes, [_digit_label(d) for d in digits],
+                              [BOX_COLOURS[bool(d.is_digit)] for d in digits]),
+                caption="What was read: each digit's box, digit and confidence",
+                width="stretch")
+    st.markdown("**What the model saw** (each digit as a 28×28 input)")
+    for cell, digit in zip(st.columns(max(len(digits), 10)), digits):
+        caption = (f"{digit.digit} · {percent(digit.confidence, 1)}" if digit.is_digit
+                   else f"? (closest {digit.digit})")
+        cell.image(digit_picture(digit.model_input, 3), width=84, caption=caption)
+
+
 @st.fragment
 def draw_and_predict(name: str) -> None:
     """Reruns on its own after each stroke: the rest of the page is not rebuilt."""
@@ -122,6 +177,11 @@ def draw_and_predict(name: str) -> None:
         notice = st.session_state.pop("draw_notice", None)
         if notice:
             (st.success if notice[0] == "success" else st.warning)(notice[1])
+        read = st.segmented_control("Read", READ, default=READ[0], key="read_what",
+                                    label_visibility="collapsed") or READ[0]
+        if read == READ[1]:
+            _number_panel(name)
+            return
         left, right = st.columns([1, 1.25], gap="large")
         with left:
             image, kind, strokes = _input_panel()

@@ -199,3 +199,14 @@ def draw(page, strokes: list[list[tuple[float, float]]], step_px: float = 6.0) -
         page.mouse.up()
         lifted = time.perf_counter()
     return lifted
+
+
+def number_strokes(digits: str, aspect: float = 840 / 240, left: float = 0.06,
+                   step: float = 0.3) -> list[list[tuple[float, float]]]:
+    """DIGIT_STROKES side by side on a wide pad (width/height = aspect): each digit's square
+    starts `step` of the pad's width after the last, in canvas units of the wide pad."""
+    strokes = []
+    for i, digit in enumerate(digits):
+        x0 = left + i * step
+        strokes += [[(x0 + x / aspect, y) for x, y in stroke] for stroke in DIGIT_STROKES[int(digit)]]
+    return strokes

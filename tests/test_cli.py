@@ -109,3 +109,15 @@ def test_predict_streams_a_folder_and_a_file_list(tmp_path):
 def test_predict_needs_some_input():
     result = run_cli("predict")
     assert result.returncode == 2 and "give image files" in result.stderr
+
+
+def test_predict_number_reads_a_postal_code(tmp_path):
+    images, labels = load_mnist("test")
+    ink, text = synth.render_number(images[10:15], labels[10:15], np.random.default_rng(1))
+    path = tmp_path / "zip.png"
+    Image.fromarray(synth.ink_on_paper(ink)).save(path)
+    result = run_cli("predict", "--number", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{path}: {text}"
+    line = json.loads(run_cli("predict", "--number", "--json", str(path)).stdout)
+    assert line["text"] == text and len(line["digits"]) == len(line["boxes"]) == 5

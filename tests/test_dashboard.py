@@ -12,7 +12,7 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from browser import (DIGIT_STROKES, assert_no_error_box, browser, canvas, dashboard,  # noqa: F401
-                     draw, metric_value, open_page, page, wait_idle)
+                     draw, metric_value, number_strokes, open_page, page, wait_idle)
 
 DRAW_HINT = "Draw a digit in the box"
 
@@ -69,6 +69,37 @@ def test_draw_digits_and_read_them(page, dashboard):
     _strokes_caption(page, 1).wait_for()
     # The pen width is adjustable.
     assert page.get_by_test_id("stSlider").filter(has_text="Pen width").count() == 1
+    assert_no_error_box(page)
+
+
+def test_number_mode_reads_several_digits(page, dashboard):
+    open_page(page, dashboard, "", heading="Draw a digit")
+    page.get_by_role("radio", name="A number", exact=True).click()
+    page.get_by_text("Write a number").wait_for()
+    box = canvas(page).bounding_box()
+    assert box["width"] > 2.5 * box["height"], box  # the wide pad
+    expect(canvas(page)).to_have_count(1)
+
+    def number_shown(digits: str) -> str:
+        strokes = number_strokes(digits)
+        lifted = draw(page, strokes)
+        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes?$"))
+        caption.wait_for()
+        print(f"\nnumber {digits}: pen up -> shown in {time.perf_counter() - lifted:.2f} s")
+        return metric_value(page, "Number", _result_row(page, caption))
+
+    # Separate strokes well apart: a 1 and a 7; then, on a cleared pad, 1 1 0.
+    assert number_shown("17") == "17"
+    if dashboard.shipped_model:  # the tiny stand-in model reads a 0 less surely
+        page.locator('button[title="Reset canvas & history"]').click()
+        page.get_by_text("Write a number").wait_for()
+        assert number_shown("110") == "110"
+    # The drawing with the boxes, and one 28x28 model input per digit.
+    page.get_by_text("What was read: each digit's box, digit and confidence").wait_for()
+    expect(page.get_by_text(re.compile(r"^\d · \d+\.\d%$"))).to_have_count(
+        3 if dashboard.shipped_model else 2)
+    page.get_by_text("What the model saw").scroll_into_view_if_needed()
+    page.screenshot(path=str(dashboard.log.parent / "number-mode.png"))
     assert_no_error_box(page)
 
 

@@ -1,0 +1,321 @@
+"""Whole numbers: several handwritten digits side by side -> their text, digit by digit.
+
+    segment:      the ink's connected components joined into pieces, one per digit: strokes a
+                  pen skip apart, pieces above one another (a 5's bar, a 7's stem) and small
+                  fragments (a dotted stroke) belong together; stray specks are dropped. A
+                  piece about as wide as a digit or wider may hold touching digits, so it is
+                  also offered cut in two or more along near-vertical seams through little ink.
+    read_number:  every candidate crop goes through the same `to_mnist` as a single digit, all
+                  in one batch; each piece is read the way the model is most sure of, with a
+                  nudge from the piece's width.
+
+Images without ink raise NoDigitError.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+from .errors import NoDigitError
+from .imageio import ImageSource, decode_image
+from .predictor import DigitResult, Predictor
+from .preprocess import ink_map, to_mnist
+
+# Sizes are fractions of the typical digit height of the image unless said otherwise.
+EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+JOIN_GAP = 0.07  # strokes closer than this are one piece: a pen skip, not a gap between digits
+STACK_OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns are one digit
+FRAGMENT_HEIGHT = 0.5  # a piece shorter than this is part of a digit: it joins the nearest
+FRAGMENT_REACH = 0.4  # ... piece within this distance
+NOISE_SIZE = 0.25  # what stays smaller than this both ways is a stray mark
+SPLIT_WIDTH = 0.8  # a piece at least this wide may hold several digits
+WIDE = 1.25  # a piece wider than this more likely holds several digits than one,
+WIDTH_BONUS = 0.01  # ... by this much log-confidence per digit height of extra width
+# Cutting a piece (these are fractions of the piece's own height):
+MIN_DIGIT_WIDTH = 0.42  # it holds at most as many digits as fit at this width,
+MAX_DIGITS_PER_PIECE = 4  # ... and at most this many
+MAX_DIGIT_WIDTH = 1.6  # no digit is wider than this
+CUT_SPACING = 0.1  # cuts are at least this far apart and from the edges,
+MIN_PART_INK = 0.05  # ... leave at least this share of the ink on either side,
+EXTRA_CUTS = 4  # ... and the cheapest (most digits - 1 + EXTRA_CUTS) seams are tried
+SEAM_ROWS = 32  # seams are traced on at most this many bands of rows
+SEAM_REACH = 0.2  # a seam stays this close to its bottom column,
+SEAM_SLOPE = 2  # ... moves at most this many columns sideways per band,
+SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a band)
+
+
+class Piece(NamedTuple):
+    """Connected components (their label ids) taken as one digit, and their bounding box."""
+
+    ids: tuple[int, ...]
+    top: int
+    left: int
+    bottom: int
+    right: int
+
+    @property
+    def height(self) -> int:
+        return self.bottom - self.top
+
+    @property
+    def width(self) -> int:
+        return self.right - self.left
+
+
+class Part(NamedTuple):
+    """One digit of a candidate reading: its ink cropped to its box, and the box (x, y, w, h)."""
+
+    ink: np.ndarray
+    box: tuple[int, int, int, int]
+
+
+class Reading(NamedTuple):
+    """One way to read a piece of ink: its digits left to right, and what the piece's shape
+    adds to the case for it (a log-confidence bonus)."""
+
+    parts: tuple[Part, ...]
+    prior: float = 0.0
+
+
+@dataclass(frozen=True)
+class NumberResult:
+    text: str
+    digits: tuple[DigitResult, ...]
+    boxes: tuple[tuple[int, int, int, int], ...]  # (x, y, width, height) in the input image
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "digits": [digit.to_dict() for digit in self.digits],
+            "boxes": [list(box) for box in self.boxes],
+        }
+
+
+# ----- pieces of ink -----------------------------------------------------------------------
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[Piece]]:
+    labels, _ = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
+    pieces = [
+        Piece((i + 1,), rows.start, cols.start, rows.stop, cols.stop)
+        for i, (rows, cols) in enumerate(ndimage.find_objects(labels))
+    ]
+    return labels, pieces
+
+
+def _digit_height(pieces: list[Piece]) -> float:
+    """The typical digit height: the median of the pieces at least half as tall as the tallest."""
+    heights = np.array([piece.height for piece in pieces])
+    return float(np.median(heights[heights >= 0.5 * heights.max()]))
+
+
+def _pieces(ink: np.ndarray) -> tuple[np.ndarray, list[Piece], float]:
+    """Label the ink, strokes less than JOIN_GAP apart as one piece: the labels (0 off the
+    ink), the pieces and the typical digit height."""
+    mask = ink > 0
+    _, components = _components(mask)
+    if not components:
+        raise NoDigitError("no digit found: the image is blank")
+    height = _digit_height(components)
+    reach = max(1, int(JOIN_GAP * height)) | 1
+    labels, pieces = _components(ndimage.maximum_filter(mask, size=reach))
+    labels[~mask] = 0
+    boxes = ndimage.find_objects(labels, max_label=len(pieces))
+    pieces = [Piece(p.ids, rows.start, cols.start, rows.stop, cols.stop)
+              for p, (rows, cols) in zip(pieces, boxes)]
+    return labels, pieces, height
+
+
+def _union(a: Piece, b: Piece) -> Piece:
+    return Piece(a.ids + b.ids, min(a.top, b.top), min(a.left, b.left),
+                 max(a.bottom, b.bottom), max(a.right, b.right))
+
+
+def _boxes(pieces: list[Piece]) -> tuple[np.ndarray, ...]:
+    top, left, bottom, right = np.array([piece[1:] for piece in pieces]).T
+    return top, left, bottom, right
+
+
+def _stacked_pair(pieces: list[Piece]) -> tuple[int, int] | None:
+    """Two pieces one above the other (sharing most of the narrower one's columns)."""
+    _, left, _, right = _boxes(pieces)
+    shared = np.minimum(right[:, None], right) - np.maximum(left[:, None], left)
+    narrower = np.minimum((right - left)[:, None], right - left)
+    pairs = np.argwhere(np.triu(shared >= STACK_OVERLAP * narrower, k=1))
+    return (int(pairs[0, 0]), int(pairs[0, 1])) if len(pairs) else None
+
+
+def _fragment_pair(pieces: list[Piece], height: float) -> tuple[int, int] | None:
+    """The smallest piece too short to be a digit, with the nearest piece within reach."""
+    top, left, bottom, right = _boxes(pieces)
+    gap_x = np.maximum(0, np.maximum(left[:, None] - right, left - right[:, None]))
+    gap_y = np.maximum(0, np.maximum(top[:, None] - bottom, top - bottom[:, None]))
+    distance = np.hypot(gap_x, gap_y)
+    np.fill_diagonal(distance, np.inf)
+    heights = bottom - top
+    for i in np.argsort(heights, kind="stable"):
+        if heights[i] >= FRAGMENT_HEIGHT * height:
+            break
+        j = int(distance[i].argmin())
+        if distance[i, j] <= FRAGMENT_REACH * height:
+            return int(i), j
+    return None
+
+
+def _join(pieces: list[Piece], height: float) -> list[Piece]:
+    """Join the pieces of each digit; drop stray marks; order left to right."""
+    while len(pieces) > 1:
+        pair = _stacked_pair(pieces) or _fragment_pair(pieces, height)
+        if pair is None:
+            break
+        i, j = pair
+        pieces = [p for k, p in enumerate(pieces) if k not in pair] + [_union(pieces[i], pieces[j])]
+    pieces = [p for p in pieces if max(p.height, p.width) >= NOISE_SIZE * height]
+    return sorted(pieces, key=lambda p: p.left + p.right)
+
+
+# ----- cutting a piece into digits -----------------------------------------------------------
+def _part(ink: np.ndarray, top: int, left: int) -> Part:
+    """A part of a crop whose corner is at (top, left) in the image, cropped to its ink."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    if len(rows) == 0:
+        return Part(ink[:0, :0], (left, top, 0, 0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return Part(crop, (left + int(cols[0]), top + int(rows[0]), crop.shape[1], crop.shape[0]))
+
+
+def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every bottom column c, the top-to-bottom path within SEAM_REACH of c that crosses
+    the least ink: the paths' costs (width,) and their columns in every row (height, width).
+    They are traced on bands of rows (each band's darkest ink), moving at most SEAM_SLOPE
+    columns a band."""
+    height, width = ink.shape
+    band = -(-height // SEAM_ROWS)
+    bands = -(-height // band)
+    rows = np.pad(ink, ((0, bands * band - height), (0, 0))).reshape(bands, band, width).max(axis=1)
+    reach = max(1, int(SEAM_REACH * height))
+    columns = np.arange(width)[:, None] + np.arange(-reach, reach + 1)  # each seam's window
+    inside = (columns >= 0) & (columns < width)
+    window_ink = np.where(inside, rows[:, np.clip(columns, 0, width - 1)], np.inf)
+    cost = window_ink[0]
+    steps = np.zeros(window_ink.shape, dtype=np.int8)
+    for row in range(1, bands):
+        best, step = cost.copy(), steps[row]
+        for move in range(1, SEAM_SLOPE + 1):  # from `move` window columns left, then right
+            for shift, source, target in ((move, np.s_[:, :-move], np.s_[:, move:]),
+                                          (-move, np.s_[:, move:], np.s_[:, :-move])):
+                arriving = cost[source] + SEAM_STEP_COST * move
+                better = arriving < best[target]
+                best[target] = np.where(better, arriving, best[target])
+                step[target][better] = shift
+        cost = best + window_ink[row]
+    paths = np.empty((bands, width), dtype=np.int64)
+    at = np.full(width, reach)  # each seam ends in its own column, its window's middle
+    seams = np.arange(width)
+    for row in range(bands - 1, -1, -1):
+        paths[row] = columns[seams, at]
+        at = at - steps[row, seams, at]
+    return cost[:, reach], np.repeat(paths, band, axis=0)[:height]
+
+
+def _cut_columns(share: np.ndarray, cost: np.ndarray, spacing: int, count: int) -> list[int]:
+    """The bottom columns of the `count` cheapest seams that cross locally the least ink,
+    `spacing` apart and from the edges, leaving MIN_PART_INK of the ink (`share` of it lies
+    left of each column) on either side; left to right."""
+    lowest = ndimage.minimum_filter1d(cost, max(1, spacing // 2), mode="nearest")
+    usable = (cost <= lowest) & (share >= MIN_PART_INK) & (share <= 1 - MIN_PART_INK)
+    usable[:spacing] = usable[len(cost) - spacing :] = False
+    chosen: list[int] = []
+    for column in np.flatnonzero(usable)[np.argsort(cost[usable], kind="stable")]:
+        if all(abs(column - c) >= spacing for c in chosen):
+            chosen.append(int(column))
+            if len(chosen) == count:
+                break
+    return sorted(chosen)
+
+
+def _cut_readings(ink: np.ndarray, top: int, left: int, prior: float) -> list[Reading]:
+    """The ways to read a piece as several digits, cut along its cheapest seams."""
+    height, width = ink.shape
+    most = int(np.clip(width / (MIN_DIGIT_WIDTH * height), 2, MAX_DIGITS_PER_PIECE))
+    cost, paths = _seams(ink)
+    share = np.cumsum(ink.sum(axis=0)) / ink.sum()
+    spacing = max(1, int(CUT_SPACING * height))
+    cuts = _cut_columns(share, cost, spacing, most - 1 + EXTRA_CUTS)
+    bounds = [np.zeros(height, int)] + [paths[:, c] for c in cuts] + [np.full(height, width)]
+    columns = np.arange(width)
+    parts: dict[tuple[int, int], Part] = {}
+
+    def part(i: int, j: int) -> Part:
+        if (i, j) not in parts:
+            inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
+            parts[i, j] = _part(np.where(inside, ink, 0.0), top, left)
+        return parts[i, j]
+
+    readings = []
+    for count in range(1, most):
+        for chosen in combinations(range(1, len(cuts) + 1), count):
+            edges = (0, *chosen, len(cuts) + 1)
+            widths = np.diff([0, *(cuts[i - 1] for i in chosen), width])
+            if widths.max() <= MAX_DIGIT_WIDTH * height:
+                readings.append(Reading(tuple(part(i, j) for i, j in zip(edges, edges[1:])), prior))
+    return readings
+
+
+def segment(ink: np.ndarray) -> list[list[Reading]]:
+    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right; for each,
+    the ways to read it: whole first, then cut into several digits when it is wide enough."""
+    labels, pieces, height = _pieces(ink)
+    options = []
+    for piece in _join(pieces, height):
+        rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
+        crop = np.where(np.isin(labels[rows, cols], piece.ids), ink[rows, cols], 0.0)
+        readings = [Reading((_part(crop, piece.top, piece.left),))]
+        width = piece.width / height
+        if width >= SPLIT_WIDTH:
+            # The model is as sure of a squashed pair as of each half of a wide digit (its
+            # confidence saturates), so the piece's width tips the balance.
+            readings += _cut_readings(crop, piece.top, piece.left, WIDTH_BONUS * (width - WIDE))
+        options.append(readings)
+    return options
+
+
+# ----- reading -----------------------------------------------------------------------------
+def _model_input(part: Part) -> np.ndarray | None:
+    """The part as the model sees it; None when it holds too little ink to be a digit."""
+    pad = max(part.ink.shape) // 2 + 1  # room around the ink, so a bare stroke is not 'all ink'
+    try:
+        return to_mnist(np.pad(part.ink, pad))
+    except NoDigitError:
+        return None
+
+
+def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
+    """The number written in an image: one DigitResult per digit, left to right, and boxes."""
+    options = segment(ink_map(decode_image(image)))
+    parts = {id(part): part for readings in options for reading in readings for part in reading.parts}
+    inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
+    if not inputs:
+        raise NoDigitError("no digit found: no mark is large enough to be a digit")
+    results = dict(zip(inputs, predictor.classify(np.stack(list(inputs.values())))))
+
+    def score(reading: Reading) -> float:
+        if any(id(part) not in results for part in reading.parts):
+            return -np.inf
+        return reading.prior + sum(float(np.log(results[id(part)].confidence)) for part in reading.parts)
+
+    digits, boxes = [], []
+    for readings in options:
+        best = max(readings, key=score)
+        if score(best) == -np.inf:
+            continue  # a mark too small to read, whole or cut
+        for part in best.parts:
+            digits.append(results[id(part)])
+            boxes.append(part.box)
+    if not digits:
+        raise NoDigitError("no digit found: no mark is large enough to be a digit")
+    return NumberResult("".join(str(d.digit) for d in digits), tuple(digits), tuple(boxes))

@@ -1,0 +1,137 @@
+"""read_number: several digits side by side -> their text, one DigitResult each, and boxes."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from digitclf import synth
+from digitclf.data import load_mnist
+from digitclf.errors import NoDigitError
+from digitclf.numbers import segment
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    return load_mnist("test")
+
+
+def _ink(shape, *boxes):
+    """Ink 0..1 with filled rectangles at (x, y, width, height)."""
+    ink = np.zeros(shape, dtype=np.float32)
+    for x, y, w, h in boxes:
+        ink[y : y + h, x : x + w] = 1.0
+    return ink
+
+
+def _whole_boxes(ink):
+    """The boxes of the pieces `segment` finds, each read as one digit."""
+    return [readings[0].parts[0].box for readings in segment(ink)]
+
+
+def test_separate_marks_give_their_boxes_left_to_right():
+    ink = _ink((140, 220), (130, 30, 12, 80), (20, 20, 12, 80), (70, 40, 14, 70))
+    assert _whole_boxes(ink) == [(20, 20, 12, 80), (70, 40, 14, 70), (130, 30, 12, 80)]
+
+
+def test_a_bar_drawn_apart_stays_with_its_digit():
+    """A 7 whose bar was drawn apart from its stem, next to a 1."""
+    ink = _ink((140, 200), (20, 20, 50, 10), (55, 40, 10, 60), (120, 20, 10, 80))
+    assert _whole_boxes(ink) == [(20, 20, 50, 80), (120, 20, 10, 80)]
+
+
+def test_a_pen_skip_does_not_split_a_digit():
+    """A 4 drawn in two strokes that miss each other by three pixels."""
+    four = ((20, 20, 8, 50), (20, 62, 40, 8), (63, 20, 8, 90))
+    ink = _ink((140, 200), *four, (120, 20, 10, 90))
+    assert _whole_boxes(ink) == [(20, 20, 51, 90), (120, 20, 10, 90)]
+
+
+def test_a_dotted_stroke_is_one_digit():
+    dots = [(20 + round(6.7 * i), 20 + 15 * i, 8, 8) for i in range(7)]  # a slanting dotted 1
+    ink = _ink((140, 200), *dots, (120, 20, 10, 98))
+    assert _whole_boxes(ink) == [(20, 20, 48, 98), (120, 20, 10, 98)]
+
+
+def test_a_stray_speck_is_not_a_digit():
+    ink = _ink((140, 200), (20, 20, 10, 80), (100, 20, 10, 80), (160, 120, 4, 4))
+    assert _whole_boxes(ink) == [(20, 20, 10, 80), (100, 20, 10, 80)]
+
+
+def test_a_wide_piece_is_also_offered_cut_in_two():
+    ink = _ink((140, 240), (20, 20, 70, 10), (20, 90, 70, 10), (85, 20, 10, 80), (95, 55, 90, 10))
+    (readings,) = segment(ink)
+    assert len(readings[0].parts) == 1 and len(readings) > 1
+    assert all(len(reading.parts) >= 2 for reading in readings[1:])
+    assert 2 in {len(reading.parts) for reading in readings}
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((200, 600), np.uint8),
+    np.full((200, 600), 255, np.uint8),
+    np.zeros((200, 600, 4), np.uint8),
+])
+def test_blank_images_raise_no_digit(default_predictor, image):
+    with pytest.raises(NoDigitError, match="blank"):
+        default_predictor.read_number(image)
+
+
+def test_one_digit_reads_as_predict_image(default_predictor, mnist_test):
+    images, _ = mnist_test
+    for i in range(8):
+        image = synth.ink_on_paper(synth.render(images[i], height=0.6, centre=(0.45, 0.55)))
+        single = default_predictor.predict_image(image)
+        number = default_predictor.read_number(image)
+        assert number.text == str(single.digit) and len(number.digits) == 1
+        np.testing.assert_allclose(number.digits[0].model_input, single.model_input)
+        np.testing.assert_allclose(number.digits[0].probabilities, single.probabilities, atol=1e-5)
+
+
+def test_digits_and_boxes_follow_the_layout(default_predictor, mnist_test):
+    images, labels = mnist_test
+    ink = np.zeros((200, 600), np.float32)
+    for i, x in enumerate([0.15, 0.5, 0.85]):
+        ink = np.maximum(ink, synth.render(images[i], canvas=(200, 600), height=0.6, centre=(x, 0.5)))
+    result = default_predictor.read_number(synth.white_on_black(ink))
+    assert result.text == "".join(str(d) for d in labels[:3])
+    assert [d.digit for d in result.digits] == [int(d) for d in labels[:3]]
+    for (x, y, w, h), centre in zip(result.boxes, [90, 300, 510]):
+        assert abs(x + w / 2 - centre) < 40 and 100 <= h <= 125 and abs(y + h / 2 - 100) < 10
+    as_json = json.loads(json.dumps(result.to_dict()))
+    assert as_json["text"] == result.text and len(as_json["digits"]) == 3
+    assert as_json["boxes"] == [list(box) for box in result.boxes]
+
+
+def _touching_pair(images, labels, seed):
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(len(images), 2, replace=False)
+    return synth.render_number(images[chosen], labels[chosen], rng, touch_prob=1.0, break_prob=0.0)
+
+
+def test_touching_digits_are_split(default_predictor, mnist_test):
+    ink, text = _touching_pair(*mnist_test, seed=8)  # a 6 whose loop touches a 4
+    assert ndimage.label(ink > 0.5, structure=np.ones((3, 3)))[1] == 1  # one piece of ink
+    result = default_predictor.read_number(synth.ink_on_paper(ink))
+    assert result.text == text == "64"
+    (x0, _, w0, _), (x1, _, w1, _) = result.boxes
+    assert x0 < x1 and x0 + w0 > x1 - 10  # side by side, meeting in the middle
+
+
+def test_most_touching_pairs_are_read(default_predictor, mnist_test):
+    """Touching pairs are the hard case: the default model reads 7 of these 12."""
+    read = [default_predictor.read_number(synth.white_on_black(ink)).text == text
+            for ink, text in (_touching_pair(*mnist_test, seed) for seed in range(12))]
+    assert sum(read) >= 6
+
+
+def test_five_digit_numbers_end_to_end(default_predictor, mnist_test):
+    images, labels = mnist_test
+    rng = np.random.default_rng(2024)
+    encodings = list(synth.ENCODINGS.values())
+    exact = 0
+    for i in range(20):
+        chosen = rng.choice(len(images), 5, replace=False)
+        ink, text = synth.render_number(images[chosen], labels[chosen], rng)
+        exact += default_predictor.read_number(encodings[i % 4](ink, rng)).text == text
+    assert exact >= 17
