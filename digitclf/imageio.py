@@ -16,6 +16,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
+ORIENTATION_TAG = 0x0112
 MAX_PIXELS = 40_000_000  # larger images are refused before their pixels are decoded
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
@@ -29,7 +30,8 @@ def _from_pil(img: Image.Image) -> np.ndarray:
         )
     if width == 0 or height == 0:
         raise ImageError("image is empty (0 pixels)")
-    img = ImageOps.exif_transpose(img) or img
+    if img.getexif().get(ORIENTATION_TAG, 1) != 1:  # transposing copies: only when needed
+        img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return _scale_to_unit(np.asarray(img))
