@@ -13,6 +13,7 @@ from . import tf_setup  # noqa: F401
 import keras
 import tensorflow as tf
 
+from .allocator import keep_buffers_on_heap
 from .detector import load_detector
 from .imageio import ImageSource
 from .preprocess import preprocess
@@ -45,6 +46,7 @@ class DigitResult:
 
 class Predictor:
     def __init__(self, model: keras.Model, name: str = "", card: dict | None = None):
+        keep_buffers_on_heap()  # a predictor reads many images: reuse their buffers
         self.model = model
         self.name = name
         self.card = card or {}
