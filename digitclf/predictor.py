@@ -16,6 +16,7 @@ import tensorflow as tf
 from .allocator import keep_buffers_on_heap
 from .detector import load_detector
 from .imageio import ImageSource
+from .models import IMAGE_BATCH, compile_inference, predict_in_batches
 from .preprocess import preprocess
 from .errors import DigitclfError, ModelStoreError
 from .store import ModelStore
@@ -23,7 +24,6 @@ from .store import ModelStore
 if TYPE_CHECKING:
     from .numbers import NumberResult
 
-BATCH = 1024
 MIN_CONFIDENCE = 0.5  # below this the model cannot name the digit: report "not a digit"
 
 
@@ -50,13 +50,11 @@ class Predictor:
         self.model = model
         self.name = name
         self.card = card or {}
-        # Compiled graph calls: Keras' predict() costs tens of ms per call in overhead.
-        spec = [tf.TensorSpec((None, 28, 28), tf.float32)]
-        self._infer = tf.function(lambda x: model(x, training=False), input_signature=spec)
+        self._infer = compile_inference(model)
         detector, self._digit_threshold = load_detector()
-        self._infer_with_detector = tf.function(
+        self._infer_with_detector = tf.function(  # one compiled call for both networks
             lambda x: (model(x, training=False), detector(x, training=False)[:, 0]),
-            input_signature=spec,
+            input_signature=[IMAGE_BATCH],
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -69,9 +67,7 @@ class Predictor:
         x = x.astype(np.float32, copy=False)
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)
-        return np.concatenate(
-            [self._infer(x[i : i + BATCH]).numpy() for i in range(0, len(x), BATCH)]
-        )
+        return predict_in_batches(self._infer, x)
 
     def predict_image(self, image: ImageSource) -> DigitResult:
         """One digit as a person delivers it: path, bytes, PIL image or array of any size."""

@@ -30,7 +30,8 @@ from .config import TrainConfig
 from .data import fingerprint, load_mnist
 from .metrics import classification_report, fit_temperature
 from .errors import ConfigError
-from .models import TEMPERATURE_LAYER, build_model, with_softmax
+from .models import (TEMPERATURE_LAYER, build_model, compile_inference, predict_in_batches,
+                     with_softmax)
 from . import mydigits
 from .store import ModelStore
 from .progress import EventHandler, TrainingEvent
@@ -180,14 +181,6 @@ class _Progress(keras.callbacks.Callback):
             self.model.set_weights(self.best_weights)
 
 
-def _predict_in_batches(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    infer = tf.function(lambda batch: model(batch, training=False))
-    return np.concatenate(
-        [infer(tf.constant(x[i : i + EVAL_BATCH], tf.float32)).numpy()
-         for i in range(0, len(x), EVAL_BATCH)]
-    )
-
-
 def _versions() -> dict[str, str]:
     return {
         "digitclf": __version__,
@@ -233,11 +226,13 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
     model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
               callbacks=[progress], shuffle=False, verbose=0)
 
-    val_logits = _predict_in_batches(model, x_val)
+    val_logits = predict_in_batches(compile_inference(model), x_val.astype(np.float32))
     temperature = fit_temperature(val_logits, y_val)
     served = with_softmax(model, temperature)
     x_test, y_test = load_mnist("test")
-    report = classification_report(y_test, _predict_in_batches(served, x_test))
+    report = classification_report(
+        y_test, predict_in_batches(compile_inference(served), x_test.astype(np.float32))
+    )
     seconds = time.perf_counter() - started
 
     card = {
