@@ -1,11 +1,12 @@
 """Benchmark: 5-digit numbers read exactly by Predictor.read_number, next to a naive reference.
 
-    python bench/read_numbers.py [--count 1000] [--seed 0] [--model default]
+    python bench/read_numbers.py [--count 1000] [--seed 0] [--model default] [--split test]
 
-Each number is five random MNIST *test* digits written side by side by synth.render_number
-(natural gaps, sizes and vertical jitter, a sloping baseline, some touching pairs and broken
-digits) and delivered in every encoding of synth.ENCODINGS. The reference reads the same
-images naively: one digit per connected component of the ink, nothing joined or split.
+Each number is five random MNIST *test* digits (`--split train`: training digits, to tune
+on) written side by side by synth.render_number (natural gaps, sizes and vertical jitter, a
+sloping baseline, some touching pairs and broken digits) and delivered in every encoding of
+synth.ENCODINGS. The reference reads the same images naively: one digit per connected
+component of the ink, nothing joined or split.
 """
 
 import argparse
@@ -59,6 +60,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="numbers per encoding (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="default", help="model name in the store (default: default)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="MNIST digits to write the numbers with; tune on train (default: test)")
     parser.add_argument("--touch-prob", type=float, help="chance a digit touches the one before it "
                         "(default: render_number's)")
     parser.add_argument("--break-prob", type=float, help="chance a digit is drawn in two pieces "
@@ -66,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     predictor = load_predictor(args.model)
-    images, labels = load_mnist("test")
+    images, labels = load_mnist(args.split)
     rng = np.random.default_rng(args.seed)
     hardship = {key: value for key, value in
                 (("touch_prob", args.touch_prob), ("break_prob", args.break_prob)) if value is not None}
@@ -86,7 +89,7 @@ def main() -> None:
                 errors[kind_of_error(text, read)] += 1
                 examples.append(f"{text} -> {read} ({name}, {ink.shape[1]}x{ink.shape[0]})")
 
-    print(f"{args.count} numbers of {DIGITS} MNIST test digits per encoding, seed {args.seed}, "
+    print(f"{args.count} numbers of {DIGITS} MNIST {args.split} digits per encoding, seed {args.seed}, "
           f"model {predictor.name!r}" + "".join(f", {k} {v}" for k, v in hardship.items()) + "\n")
     print(f"{'encoding':<18}{'read_number':>12}{'naive':>10}")
     for name in synth.ENCODINGS:

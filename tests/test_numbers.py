@@ -9,7 +9,7 @@ from scipy import ndimage
 from digitclf import synth
 from digitclf.data import load_mnist
 from digitclf.errors import NoDigitError
-from digitclf.numbers import segment
+from digitclf.numbers import PART_WEIGHTS, part_features, segment
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def _ink(shape, *boxes):
 
 def _whole_boxes(ink):
     """The boxes of the pieces `segment` finds, each read as one digit."""
-    return [readings[0].parts[0].box for readings in segment(ink)]
+    return [readings[0][0].box for readings in segment(ink).pieces]
 
 
 def test_separate_marks_give_their_boxes_left_to_right():
@@ -61,10 +61,23 @@ def test_a_stray_speck_is_not_a_digit():
 
 def test_a_wide_piece_is_also_offered_cut_in_two():
     ink = _ink((140, 240), (20, 20, 70, 10), (20, 90, 70, 10), (85, 20, 10, 80), (95, 55, 90, 10))
-    (readings,) = segment(ink)
-    assert len(readings[0].parts) == 1 and len(readings) > 1
-    assert all(len(reading.parts) >= 2 for reading in readings[1:])
-    assert 2 in {len(reading.parts) for reading in readings}
+    (readings,) = segment(ink).pieces
+    assert len(readings[0]) == 1 and len(readings) > 1
+    assert all(len(reading) >= 2 for reading in readings[1:])
+    assert 2 in {len(reading) for reading in readings}
+
+
+def _score(probabilities, margin, box, height=100.0):
+    return float(part_features(np.asarray(probabilities), margin, box, height) @ PART_WEIGHTS)
+
+
+def test_part_scores_weigh_detector_margin_and_size():
+    sure = np.eye(10)[3] * 0.99 + 0.001
+    digit = _score(sure, 6.0, (0, 0, 70, 100))
+    assert _score(sure, -3.0, (0, 0, 70, 100)) < digit - 3  # not digit-like to the detector
+    assert _score(sure, 6.0, (0, 0, 180, 100)) < digit - 3  # nearly as wide as two digits
+    assert _score(sure, 6.0, (0, 0, 20, 25)) < digit - 3  # a fragment
+    assert _score(np.full(10, 0.1), 6.0, (0, 0, 70, 100)) < digit - 10  # the model cannot tell
 
 
 @pytest.mark.parametrize("image", [
@@ -119,10 +132,10 @@ def test_touching_digits_are_split(default_predictor, mnist_test):
 
 
 def test_most_touching_pairs_are_read(default_predictor, mnist_test):
-    """Touching pairs are the hard case: the default model reads 7 of these 12."""
+    """Touching pairs are the hard case: the default model reads 9 of these 12."""
     read = [default_predictor.read_number(synth.white_on_black(ink)).text == text
             for ink, text in (_touching_pair(*mnist_test, seed) for seed in range(12))]
-    assert sum(read) >= 6
+    assert sum(read) >= 8
 
 
 def test_five_digit_numbers_end_to_end(default_predictor, mnist_test):
@@ -134,4 +147,4 @@ def test_five_digit_numbers_end_to_end(default_predictor, mnist_test):
         chosen = rng.choice(len(images), 5, replace=False)
         ink, text = synth.render_number(images[chosen], labels[chosen], rng)
         exact += default_predictor.read_number(encodings[i % 4](ink, rng)).text == text
-    assert exact >= 17
+    assert exact >= 18
