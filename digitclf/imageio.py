@@ -2,6 +2,8 @@
 
 Accepts a file path, bytes, a PIL image or a numpy array. Applies the EXIF orientation,
 reads 16-bit, CMYK and palette images, and refuses decompression bombs before decoding.
+`decode_pixels` does the same but leaves 8-bit images as uint8: a caller that needs only
+one channel in float (the alpha of a drawing) converts only that one, with `to_unit`.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ def _from_pil(img: Image.Image) -> np.ndarray:
         img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return _scale_to_unit(np.asarray(img))
+        return np.asarray(img)
     if mode in ("1", "L"):
-        return _scale_to_unit(np.asarray(img.convert("L")))
+        return np.asarray(img if mode == "L" else img.convert("L"))
     has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in img.info
-    # uint8 from PIL's buffer first: asking numpy for float32 directly is several times slower
-    return _scale_to_unit(np.asarray(img.convert("RGBA" if has_alpha else "RGB")))
+    wanted = "RGBA" if has_alpha else "RGB"
+    # uint8 from PIL's buffer: asking numpy for float32 directly is several times slower
+    return np.asarray(img if mode == wanted else img.convert(wanted))
 
 
 def _scale_to_unit(array: np.ndarray) -> np.ndarray:
@@ -75,11 +78,30 @@ def _from_array(array: np.ndarray) -> np.ndarray:
         raise ImageError("image array is empty")
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise ImageError(f"image array has dtype {array.dtype}, expected numbers")
-    return _scale_to_unit(array)
+    return array
 
 
 def decode_image(source: ImageSource) -> np.ndarray:
     """float32 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, all in 0..1."""
+    return _scale_to_unit(_read(source))
+
+
+def decode_pixels(source: ImageSource) -> np.ndarray:
+    """Like decode_image, but 8-bit images stay uint8 in 0..255 (scale them with `to_unit`).
+    The array may be read-only, or the caller's own array: do not write to it."""
+    pixels = _read(source)
+    return pixels if pixels.dtype == np.uint8 else _scale_to_unit(pixels)
+
+
+def to_unit(pixels: np.ndarray) -> np.ndarray:
+    """float32 in 0..1 from decode_pixels' output (or a part of it, such as one channel)."""
+    if pixels.dtype == np.uint8:
+        return np.multiply(pixels, np.float32(1 / 255), dtype=np.float32)
+    return pixels.astype(np.float32, copy=False)
+
+
+def _read(source: ImageSource) -> np.ndarray:
+    """The pixels as stored: (H, W), (H, W, 3) or (H, W, 4), any numeric dtype, checked."""
     if isinstance(source, np.ndarray):
         return _from_array(source)
     if isinstance(source, Image.Image):

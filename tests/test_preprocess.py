@@ -5,12 +5,15 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from digitclf import synth
 from digitclf.data import load_mnist
 from digitclf.errors import ImageError, NoDigitError
-from digitclf.imageio import decode_image
-from digitclf.preprocess import preprocess
+from digitclf.imageio import decode_image, decode_pixels, to_unit
+from digitclf.preprocess import (
+    _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width, to_mnist,
+)
 
 SAMPLES = 12  # test digits per encoding
 
@@ -163,3 +166,65 @@ def test_decompression_bomb_is_refused_before_decoding():
     assert len(bomb) < 100_000
     with pytest.raises(ImageError, match="allowed|too large"):
         decode_image(bomb)
+
+
+def test_decode_pixels_keeps_8_bit_images_and_agrees_with_decode_image(digits):
+    ink = _canvas(digits[0][0], 0)
+    png = _png(Image.fromarray(synth.canvas_rgba(ink)), format="PNG")
+    assert decode_pixels(png).dtype == np.uint8
+    assert decode_pixels(_sixteen_bit(ink)).dtype == np.float32
+    for source in (png, synth.ink_on_paper(ink), _sixteen_bit(ink), _palette(ink), ink * 255.0):
+        np.testing.assert_array_equal(to_unit(decode_pixels(source)), decode_image(source))
+
+
+@pytest.mark.parametrize("canvas, height, pen", [
+    ((280, 280), 0.4, None), ((280, 280), 0.9, 2.0), ((283, 281), 0.7, 12.0), ((1500, 1100), 0.5, None),
+])
+def test_preprocess_is_exactly_to_mnist_of_the_ink_map(digits, canvas, height, pen):
+    """preprocess makes the ink map of the region around the ink only: the same result, for
+    less work (read_number relies on it: one digit reads as predict_image reads it)."""
+    for i, digit in enumerate(digits[0][:6]):
+        ink = synth.render(digit, canvas=canvas, height=height, centre=(0.4 + 0.04 * i, 0.6),
+                           pen=pen and pen * canvas[0] / 280)
+        for encode in synth.ENCODINGS.values():
+            image = encode(ink)
+            np.testing.assert_array_equal(preprocess(image), to_mnist(ink_map(decode_image(image))))
+
+
+def test_specks_far_from_and_next_to_the_digit_are_dropped(digits):
+    ink = synth.render(digits[0][0], height=0.9)
+    far = ink.copy()
+    far[3:6, 272:275] = 1.0  # a dot in a corner: outside the region worked on
+    near = ink.copy()
+    rows, cols = np.nonzero(ink > 0.5)
+    for k in range(6):  # single-pixel dust beside the digit, inside that region
+        near[rows.min() + 25 * k, cols.min() - 3 - (k % 2) * 2] = 1.0
+    clean = preprocess(synth.ink_on_paper(ink))
+    np.testing.assert_array_equal(preprocess(synth.ink_on_paper(far)), clean)
+    np.testing.assert_array_equal(preprocess(synth.ink_on_paper(near)), clean)
+
+
+def test_dust_on_a_big_blank_page_is_not_a_digit():
+    rng = np.random.default_rng(3)
+    page = np.full((600, 800), 240, np.uint8)
+    page[rng.random(page.shape) > 0.997] = 30  # scattered single dark pixels
+    with pytest.raises(NoDigitError):
+        preprocess(page)
+
+
+def test_disk_dilation_equals_grey_dilation_with_the_disk(digits):
+    work = np.pad(synth.render(digits[0][1], canvas=(80, 80), pen=3.0), 10)
+    for radius in (0.4, 1.0, 2.3, 3.5, 5.6):
+        reach = int(radius) + 1
+        yy, xx = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+        disk = yy**2 + xx**2 <= radius**2 + 0.5
+        np.testing.assert_array_equal(_dilate_disk(work, radius),
+                                      ndimage.grey_dilation(work, footprint=disk))
+
+
+def test_stroke_width_estimate_is_close_to_the_euclidean_one(digits):
+    for i, digit in enumerate(digits[0]):
+        for pen in (3.0, 6.0, 12.0):
+            mask = synth.render(digit, canvas=(100, 100), height=0.8, pen=pen,
+                                slant_deg=10.0 * (i % 3 - 1)) > 0.5
+            assert _stroke_width_estimate(mask) == pytest.approx(stroke_width(mask), rel=0.04)
