@@ -12,7 +12,7 @@ from typing import Any
 from .errors import ConfigError
 from .store import NAME_PATTERN
 
-ARCHITECTURE_NAMES = ("mlp", "cnn", "vgg")  # built by models.ARCHITECTURES
+ARCHITECTURE_NAMES = ("mlp", "cnn", "slim", "vgg")  # built by models.ARCHITECTURES
 SCHEDULES = ("onecycle", "cosine", "constant")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 DISTRIBUTE = ("none", "mirrored")
@@ -77,11 +77,12 @@ class TrainConfig:
 
 
 PRESETS: dict[str, TrainConfig] = {
-    # A quick retrain: a small batch-norm convnet, one-cycle schedule, >= 99.0% test accuracy.
-    "fast": TrainConfig(architecture="cnn", epochs=3, batch_size=128, learning_rate=4e-3,
+    # A quick retrain: one epoch of a small convnet at a high one-cycle peak, >= 99.0% test
+    # accuracy in about the time of one epoch of the Keras MNIST example.
+    "fast": TrainConfig(architecture="cnn", epochs=1, batch_size=128, learning_rate=1.2e-2,
                         augment=False),
-    # The shipped default: VGG-style net, handwriting augmentation, >= 99.6% test accuracy.
-    "best": TrainConfig(architecture="vgg", epochs=18, batch_size=128, learning_rate=3e-3,
+    # The shipped default: a slim VGG-style net, handwriting augmentation, >= 99.6% test accuracy.
+    "best": TrainConfig(architecture="slim", epochs=18, batch_size=128, learning_rate=3e-3,
                         optimizer="adamw", weight_decay=5e-4, label_smoothing=0.05,
                         augment=True, augment_strength=0.8, val_fraction=1 / 12),
 }

@@ -67,16 +67,19 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
+def cross_entropy(logits: np.ndarray, y_true: np.ndarray, temperature: float = 1.0) -> float:
+    """Mean negative log-likelihood of the true classes under softmax(logits / temperature)."""
+    z = logits.astype(np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(y_true)), y_true].mean())
+
+
 def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     """The temperature T minimising the negative log-likelihood of softmax(logits / T)."""
-    logits = logits.astype(np.float64)
-    rows = np.arange(len(y_true))
 
     def nll(log_t: float) -> float:
-        z = logits / np.exp(log_t)
-        z = z - z.max(axis=1, keepdims=True)
-        log_probs = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_probs[rows, y_true].mean())
+        return cross_entropy(logits, y_true, np.exp(log_t))
 
     # Golden-section search on log T in [log 0.05, log 20]; NLL is unimodal in T.
     lo, hi = np.log(0.05), np.log(20.0)

@@ -28,7 +28,7 @@ from . import __version__
 from .augment import augment_batch
 from .config import TrainConfig
 from .data import fingerprint, load_mnist
-from .metrics import classification_report, fit_temperature
+from .metrics import classification_report, cross_entropy, fit_temperature
 from .errors import ConfigError
 from .models import (TEMPERATURE_LAYER, build_model, compile_inference, predict_in_batches,
                      with_softmax)
@@ -36,7 +36,6 @@ from . import mydigits
 from .store import ModelStore
 from .progress import EventHandler, TrainingEvent
 
-EVAL_BATCH = 1000
 
 
 @dataclass
@@ -121,9 +120,13 @@ def _initial_model(config: TrainConfig) -> keras.Model:
 
 
 def _train_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    ds = tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y.astype(np.int32)))
-    ds = ds.shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
-    ds = ds.repeat(config.epochs).batch(config.batch_size)
+    """Batches of (images, one-hot labels) gathered from tensors held in memory, reshuffled
+    each epoch. Only whole batches, so the training step is traced once."""
+    images = tf.constant(x, dtype=tf.float32)
+    labels = tf.one_hot(y.astype(np.int32), 10)
+    ds = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat(config.epochs).batch(config.batch_size, drop_remainder=True)
+    ds = ds.map(lambda index: (tf.gather(images, index), tf.gather(labels, index)))
     if config.augment and config.augment_strength > 0:
         seed, strength = config.seed, config.augment_strength
         ds = ds.enumerate().map(
@@ -134,17 +137,26 @@ def _train_dataset(x: np.ndarray, y: np.ndarray, config: TrainConfig) -> tf.data
 
 
 class _Progress(keras.callbacks.Callback):
-    """Forwards Keras' progress to an EventHandler, keeps the best validation weights,
-    and stops on patience or on reaching the target accuracy."""
+    """Forwards Keras' progress to an EventHandler, scores each epoch on the validation
+    split, keeps the best epoch's weights (and its validation logits, for the temperature
+    fit), and stops on patience or on reaching the target accuracy."""
 
-    def __init__(self, config: TrainConfig, steps: int, on_event: EventHandler | None):
+    def __init__(self, config: TrainConfig, steps: int, validation: tuple[np.ndarray, np.ndarray],
+                 on_event: EventHandler | None):
         super().__init__()
         self.config, self.steps, self.on_event = config, steps, on_event
+        self.x_val, self.y_val = validation
         self.epoch = 0
         self.history: list[dict[str, float]] = []
         self.best_score: tuple[float, float] | None = None
         self.best_weights: list | None = None
+        self.best_val_logits: np.ndarray | None = None
         self.best_epoch = 0
+        self._logits = None
+
+    def set_model(self, model):
+        super().set_model(model)  # the weights change under it: compiled, not folded
+        self._logits = compile_inference(model, fold=False)
 
     def _emit(self, kind: str, step: int = 0, logs: dict | None = None) -> None:
         if self.on_event is not None:
@@ -161,19 +173,23 @@ class _Progress(keras.callbacks.Callback):
         self._emit("batch", batch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
     def on_epoch_end(self, epoch, logs=None):
-        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        val_logits = predict_in_batches(self._logits, self.x_val)
+        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+                  "val_loss": cross_entropy(val_logits, self.y_val),
+                  "val_accuracy": float((val_logits.argmax(axis=1) == self.y_val).mean())}
         record["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         self.history.append(record)
-        score = (record.get("val_accuracy", 0.0), -record.get("val_loss", 0.0))
+        score = (record["val_accuracy"], -record["val_loss"])
         if self.best_score is None or score > self.best_score:
             self.best_score, self.best_epoch = score, epoch + 1
             self.best_weights = self.model.get_weights()
+            self.best_val_logits = val_logits
         self._emit("epoch", self.steps, record)
         patience = self.config.patience
         if patience is not None and epoch + 1 - self.best_epoch >= patience:
             self.model.stop_training = True
         target = self.config.target_accuracy
-        if target is not None and record.get("val_accuracy", 0.0) >= target:
+        if target is not None and record["val_accuracy"] >= target:
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
@@ -205,7 +221,10 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
     (x_train, y_train), (x_val, y_val) = split_train_val(config)
     if config.my_digits:
         x_train, y_train = _add_my_digits(x_train, y_train)
-    steps = math.ceil(len(x_train) / config.batch_size)
+    steps = len(x_train) // config.batch_size
+    if steps == 0:
+        raise ConfigError(f"batch size {config.batch_size} is larger than the "
+                          f"{len(x_train)} training examples")
     strategy = (tf.distribute.MirroredStrategy() if config.distribute == "mirrored"
                 else tf.distribute.get_strategy())
     with strategy.scope():
@@ -216,17 +235,11 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
                                                       label_smoothing=config.label_smoothing),
             metrics=["accuracy"],
         )
-    one_hot = lambda ds: ds.map(lambda x, y: (x, tf.one_hot(y, 10)))  # noqa: E731
-    train_ds = one_hot(_train_dataset(x_train, y_train, config))
-    val_ds = one_hot(
-        tf.data.Dataset.from_tensor_slices((x_val.astype(np.float32), y_val.astype(np.int32)))
-        .batch(EVAL_BATCH)
-    )
-    progress = _Progress(config, steps, on_event)
-    model.fit(train_ds, epochs=config.epochs, steps_per_epoch=steps, validation_data=val_ds,
-              callbacks=[progress], shuffle=False, verbose=0)
+    progress = _Progress(config, steps, (x_val.astype(np.float32), y_val), on_event)
+    model.fit(_train_dataset(x_train, y_train, config), epochs=config.epochs,
+              steps_per_epoch=steps, callbacks=[progress], shuffle=False, verbose=0)
 
-    val_logits = predict_in_batches(compile_inference(model), x_val.astype(np.float32))
+    val_logits = progress.best_val_logits
     temperature = fit_temperature(val_logits, y_val)
     served = with_softmax(model, temperature)
     x_test, y_test = load_mnist("test")

@@ -73,6 +73,14 @@ def test_subset_larger_than_the_training_set_is_refused():
         split_train_val(config_for("fast", train_subset=59000))
 
 
+def test_batch_larger_than_the_training_set_is_refused(store_env):
+    before = ModelStore().names()
+    result = run_cli("train", "--name", "x", "--train-subset", "100", "--batch-size", "512")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "batch size 512 is larger than the 100 training examples" in result.stderr
+    assert ModelStore().names() == before
+
+
 def test_presets_are_valid_and_cover_the_registry():
     for config in PRESETS.values():
         config.validate()
