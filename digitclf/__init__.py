@@ -19,7 +19,7 @@ from .store import ModelStore  # noqa: E402
 
 
 def __getattr__(name: str):
-    """Load the TensorFlow-backed parts on first use, so `import digitclf` stays light."""
+    """Load the predictor (ONNX Runtime, SciPy, Pillow) on first use, so `import digitclf` stays light."""
     if name in ("load_predictor", "Predictor", "DigitResult"):
         from . import predictor
 

@@ -23,12 +23,11 @@ from .data import load_mnist
 from .errors import NoDigitError
 from .models import build_cnn
 from .negatives import font_files, generate, split_fonts
+from .onnx_export import to_onnx
+from .paths import ASSET_DIR, DETECTOR_INFO, DETECTOR_KERAS, DETECTOR_ONNX
 from .preprocess import to_mnist
 from .synth import render
 
-ASSET_DIR = Path(__file__).resolve().parent / "assets"
-MODEL_FILE = ASSET_DIR / "not_a_digit.keras"
-INFO_FILE = ASSET_DIR / "not_a_digit.json"
 FLAGGED_DIGITS = 0.008  # the share of held-out digits the threshold may flag
 N_RAW, N_DRAWN, N_NEGATIVE = 20000, 10000, 30000
 CALIBRATION = slice(30000, 40000)  # training digits the detector never sees, in the seed's order
@@ -111,17 +110,12 @@ def train_detector(seed: int = 0, epochs: int = 8) -> tuple[keras.Model, dict]:
     return model, info
 
 
-def load_detector() -> tuple[keras.Model, float]:
-    """The shipped detector and its threshold on the logit (below it: not a digit)."""
-    model = keras.saving.load_model(MODEL_FILE, compile=False, safe_mode=True)
-    return model, float(json.loads(INFO_FILE.read_text())["threshold_logit"])
-
-
 def main() -> None:
     model, info = train_detector()
     ASSET_DIR.mkdir(exist_ok=True)
-    model.save(MODEL_FILE)
-    INFO_FILE.write_text(json.dumps(info, indent=2))
+    model.save(DETECTOR_KERAS)
+    DETECTOR_ONNX.write_bytes(to_onnx(model).SerializeToString())
+    DETECTOR_INFO.write_text(json.dumps(info, indent=2))
     print(json.dumps(info, indent=2))
 
 

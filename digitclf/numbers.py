@@ -324,10 +324,9 @@ def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
     inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
-    probabilities, detector = predictor._infer_with_detector(np.stack(list(inputs.values())))
-    margins = detector.numpy() - predictor._digit_threshold
+    probabilities, margins = predictor.score(np.stack(list(inputs.values())))
     scores = {key: float(part_features(p, m, parts[key].box, segmentation.height) @ PART_WEIGHTS)
-              for key, p, m in zip(inputs, probabilities.numpy(), margins)}
+              for key, p, m in zip(inputs, probabilities, margins)}
 
     def score(reading: Reading) -> float:
         if any(id(part) not in scores for part in reading):

@@ -1,27 +1,32 @@
-"""The Predictor: a stored model behind a compiled call, for arrays and for real images."""
+"""The Predictor: a stored model and the not-a-digit detector, for arrays and real images.
+
+Both networks run on ONNX Runtime (runtime.py) from the files the store and the assets
+keep, so making predictions imports neither TensorFlow nor Keras. The Keras model itself
+loads only when asked for (`Predictor.model`).
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
-from . import tf_setup  # noqa: F401
-import keras
-import tensorflow as tf
-
 from .allocator import keep_buffers_on_heap
-from .detector import load_detector
-from .imageio import ImageSource
-from .models import IMAGE_BATCH, compile_inference, predict_in_batches
-from .preprocess import preprocess
 from .errors import DigitclfError, ModelStoreError
+from .imageio import ImageSource
+from .paths import DETECTOR_INFO, DETECTOR_ONNX
+from .preprocess import preprocess
+from .runtime import Net, OnnxNet, run_batched
 from .store import ModelStore
 
 if TYPE_CHECKING:
+    import keras
+
     from .numbers import NumberResult
 
 MIN_CONFIDENCE = 0.5  # below this the model cannot name the digit: report "not a digit"
@@ -45,17 +50,20 @@ class DigitResult:
 
 
 class Predictor:
-    def __init__(self, model: keras.Model, name: str = "", card: dict | None = None):
+    def __init__(self, name: str, store: ModelStore | None = None):
+        """The stored model `name` (see load_predictor for the usual way in)."""
         keep_buffers_on_heap()  # a predictor reads many images: reuse their buffers
-        self.model = model
+        self.store = store or ModelStore()
         self.name = name
-        self.card = card or {}
-        self._infer = compile_inference(model)
-        detector, self._digit_threshold = load_detector()
-        self._infer_with_detector = tf.function(  # one compiled call for both networks
-            lambda x: (model(x, training=False), detector(x, training=False)[:, 0]),
-            input_signature=[IMAGE_BATCH],
-        )
+        self.card = self.store.card(name)
+        self._classifier: Net = self.store.load_net(name)
+        self._detector: Net = OnnxNet(DETECTOR_ONNX)
+        self._digit_threshold = float(json.loads(DETECTOR_INFO.read_text())["threshold_logit"])
+
+    @functools.cached_property
+    def model(self) -> keras.Model:
+        """The Keras model (loads TensorFlow on first use)."""
+        return self.store.load(self.name)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """uint8 (N, 28, 28) in MNIST convention -> float32 (N, 10) probabilities."""
@@ -67,7 +75,7 @@ class Predictor:
         x = x.astype(np.float32, copy=False)
         if len(x) == 0:
             return np.zeros((0, 10), dtype=np.float32)
-        return predict_in_batches(self._infer, x)
+        return run_batched(self._classifier, x)
 
     def predict_image(self, image: ImageSource) -> DigitResult:
         """One digit as a person delivers it: path, bytes, PIL image or array of any size."""
@@ -94,16 +102,21 @@ class Predictor:
                 for item in prepared:
                     yield item if isinstance(item, DigitclfError) else next(results)
 
+    def score(self, model_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Prepared inputs, float32 (N, 28, 28) -> the probabilities (N, 10) and the
+        not-a-digit detector's margin (N,): below 0, the input does not look like a digit."""
+        probabilities = self._classifier(model_inputs)
+        margins = self._detector(model_inputs)[:, 0] - self._digit_threshold
+        return probabilities, margins
+
     def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
         """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
         each, with the not-a-digit check."""
-        probs, digit_scores = self._infer_with_detector(model_inputs)
-        probs, digit_scores = probs.numpy(), digit_scores.numpy()
+        probs, margins = self.score(model_inputs)
         digits = probs.argmax(axis=1)
         return [
-            DigitResult(int(d), float(p[d]), p, x,
-                        bool(score >= self._digit_threshold and p[d] >= MIN_CONFIDENCE))
-            for d, p, x, score in zip(digits, probs, model_inputs, digit_scores)
+            DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
+            for d, p, x, margin in zip(digits, probs, model_inputs, margins)
         ]
 
 
@@ -122,4 +135,4 @@ def load_predictor(name: str | None = None, store: ModelStore | None = None) -> 
         raise ModelStoreError(
             f"no model in {store.root}: train one with 'python -m digitclf train'"
         )
-    return Predictor(store.load(name), name, store.card(name))
+    return Predictor(name, store)

@@ -1,4 +1,5 @@
-"""The model store: one folder per model (`NAME/model.keras` + `NAME/card.json`).
+"""The model store: one folder per model (`NAME/model.keras` + `NAME/card.json`, and
+`NAME/model.onnx`, the same network for ONNX Runtime, which predictions use).
 
 Root: `DIGITCLF_MODELS` when set, else `models/` in the repository. A model is written into a
 hidden temporary folder inside the root and renamed into place only when complete, so a
@@ -23,6 +24,7 @@ from .paths import REPO_ROOT
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_MODEL = "default"
 MODEL_FILE = "model.keras"
+ONNX_FILE = "model.onnx"
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
 TEMP_PREFIX = ".tmp-"
@@ -62,6 +64,16 @@ def _exchange(a: Path, b: Path) -> bool:
         return False
     at_fdcwd, rename_exchange = -100, 2
     return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def _write_onnx(model, path: Path) -> None:
+    """The ONNX translation beside the Keras file, where the model has one."""
+    from .onnx_export import UnsupportedModel, to_onnx
+
+    try:
+        path.write_bytes(to_onnx(model).SerializeToString())
+    except UnsupportedModel:
+        pass  # predictions fall back to the Keras model
 
 
 class ModelStore:
@@ -112,6 +124,21 @@ class ModelStore:
         except Exception as e:  # a corrupt or foreign file: say which, not a traceback
             raise ModelStoreError(f"model file {path} cannot be loaded: {e}") from None
 
+    def load_net(self, name: str):
+        """The model as a runtime.Net for predictions: its ONNX file on ONNX Runtime when it
+        has one (TensorFlow never loads), else the Keras model."""
+        path = self.path(name) / ONNX_FILE
+        if path.is_file():
+            from .runtime import OnnxNet
+
+            try:
+                return OnnxNet(path)
+            except Exception as e:
+                raise ModelStoreError(f"model file {path} cannot be loaded: {e}") from None
+        from .onnx_export import keras_net
+
+        return keras_net(self.load(name))
+
     # ----- the active model ----------------------------------------------------------
     def active_name(self) -> str | None:
         """The chosen model, else 'default' when present, else None."""
@@ -139,6 +166,7 @@ class ModelStore:
         tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{name}-", dir=self.root))
         try:
             model.save(tmp / MODEL_FILE)
+            _write_onnx(model, tmp / ONNX_FILE)
             card = {"name": name, **{k: v for k, v in card.items() if k != "name"}}
             card["model_bytes"] = (tmp / MODEL_FILE).stat().st_size
             (tmp / CARD_FILE).write_text(json.dumps(card, indent=2))

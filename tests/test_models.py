@@ -5,18 +5,24 @@ from keras import layers
 
 from digitclf.data import load_mnist
 from digitclf.models import ARCHITECTURES, build_model, compile_inference, fold_batch_norm, with_softmax
+from digitclf.onnx_export import UnsupportedModel, keras_net, to_onnx
+from digitclf.runtime import CHUNK, OnnxNet, run_batched
 
 
-@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
-def test_folding_batch_norm_keeps_the_predictions(architecture):
-    model = build_model(architecture)
+def _with_batch_statistics(model: keras.Model) -> keras.Model:
+    """Untrained batch norm statistics are the identity: give them values that matter."""
     rng = np.random.default_rng(0)
-    for layer in model.layers:  # untrained statistics are the identity: make them matter
+    for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             n = layer.get_weights()[0].shape[0]
             layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.1, n),
                                rng.normal(0, 1, n), rng.uniform(0.5, 2, n)])
-    served = with_softmax(model, temperature=1.3)
+    return model
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_folding_batch_norm_keeps_the_predictions(architecture):
+    served = with_softmax(_with_batch_statistics(build_model(architecture)), temperature=1.3)
     folded = fold_batch_norm(served)
     assert not any(isinstance(l, (layers.BatchNormalization, layers.Dropout)) for l in folded.layers)
     images = load_mnist("test")[0][:200].astype(np.float32)
@@ -31,3 +37,30 @@ def test_a_model_that_is_not_a_chain_is_left_as_it_is():
     merged = layers.Add()([layers.Dense(10)(flat), layers.Dense(10)(flat)])
     model = keras.Model(inputs, merged)
     assert fold_batch_norm(model) is model
+
+
+@pytest.mark.parametrize("architecture", list(ARCHITECTURES))
+def test_onnx_translation_gives_the_keras_predictions(architecture):
+    served = with_softmax(_with_batch_statistics(build_model(architecture)), temperature=1.3)
+    images = load_mnist("test")[0][:200].astype(np.float32)
+    expected = served.predict(images, verbose=0)
+    probabilities = OnnxNet(to_onnx(served).SerializeToString())(images)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    assert (probabilities.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_a_model_onnx_cannot_express_runs_on_tensorflow_instead():
+    inputs = layers.Input((28, 28))
+    x = layers.Flatten()(inputs)
+    model = keras.Model(inputs, layers.Dense(10, activation="gelu")(x))
+    with pytest.raises(UnsupportedModel, match="activation 'gelu'"):
+        to_onnx(model)
+    images = load_mnist("test")[0][:50].astype(np.float32)
+    np.testing.assert_allclose(keras_net(model)(images), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_run_batched_keeps_order_across_chunks():
+    model = with_softmax(build_model("cnn"))
+    images = load_mnist("test")[0][: CHUNK * 3 + 5].astype(np.float32)
+    net = OnnxNet(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(run_batched(net, images), net(images), atol=1e-6)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
+from digitclf.data import load_mnist
 from digitclf.errors import ModelStoreError
 from digitclf.store import ModelStore, check_name
 
@@ -107,4 +108,34 @@ def test_model_folder_of_the_shipped_default_is_complete():
         assert field in card, field
     assert card["test_accuracy"] >= 0.996
     assert (REPO / "models" / "default" / "model.keras").stat().st_size < 10 * 2**20
+    assert (REPO / "models" / "default" / "model.onnx").is_file()
     assert np.array(card["confusion_matrix"]).sum() == 10000
+
+
+def test_saved_models_carry_their_onnx_translation_with_the_same_predictions(store_env):
+    store = ModelStore()
+    name = store.names()[0]
+    assert (store.path(name) / "model.onnx").is_file()
+    images = load_mnist("test")[0][:100].astype(np.float32)
+    expected = store.load(name).predict(images, verbose=0)
+    np.testing.assert_allclose(store.load_net(name)(images), expected, atol=1e-5)
+
+
+def test_a_model_without_onnx_file_still_predicts_through_keras(store_env):
+    store = ModelStore()
+    name = store.names()[0]
+    (store.path(name) / "model.onnx").unlink()
+    images = load_mnist("test")[0][:20].astype(np.float32)
+    expected = store.load(name).predict(images, verbose=0)
+    np.testing.assert_allclose(store.load_net(name)(images), expected, atol=1e-5)
+
+
+def test_predicting_loads_neither_tensorflow_nor_keras():
+    script = ("import sys; from digitclf import load_predictor, synth; "
+              "from digitclf.data import load_mnist; p = load_predictor(); "
+              "r = p.predict_image(synth.canvas_rgba(synth.render(load_mnist('test')[0][0]))); "
+              "print(r.digit, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["7", "[]"]
