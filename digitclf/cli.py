@@ -271,13 +271,14 @@ def _run_serve(args) -> int:
 
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="export a model for TensorFlow Serving",
-                       description="Write a model as a TensorFlow SavedModel into OUTDIR/VERSION/, the "
-                       "layout TensorFlow Serving loads (signature serving_default: float32 images "
-                       "(N, 28, 28) in 0..255 -> probabilities (N, 10)).")
-    p.add_argument("outdir", type=Path, metavar="OUTDIR", help="the model's base folder for TensorFlow Serving")
+    p = sub.add_parser("export", help="export a model for TensorFlow Serving or an ONNX server",
+                       description="Write a model into OUTDIR/VERSION/, the layout model servers "
+                       "watch: a TensorFlow SavedModel for TensorFlow Serving (signature "
+                       "serving_default: float32 images (N, 28, 28) in 0..255 -> probabilities "
+                       "(N, 10)), or model.onnx for Triton or ONNX Runtime (the same function).")
+    p.add_argument("outdir", type=Path, metavar="OUTDIR", help="the model's base folder on the server")
     p.add_argument("--model", help="model name (default: the active model)")
-    p.add_argument("--format", default="savedmodel", help="export format (only: savedmodel)")
+    p.add_argument("--format", default="savedmodel", help="savedmodel (default) or onnx")
     p.add_argument("--version", type=int, help="version folder number (default: the next free one)")
     p.set_defaults(run=_run_export)
 

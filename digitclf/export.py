@@ -1,10 +1,12 @@
-"""Export a stored model as a TensorFlow SavedModel in the layout TensorFlow Serving loads.
+"""Export a stored model in a versioned layout that model servers watch.
 
-    OUTDIR/<version>/saved_model.pb + variables/     (version: a positive integer)
+    savedmodel:  OUTDIR/<version>/saved_model.pb + variables/   (TensorFlow Serving)
+    onnx:        OUTDIR/<version>/model.onnx                    (Triton, ONNX Runtime)
 
-Signature `serving_default`: `images` float32 (N, 28, 28), MNIST convention (ink 0..255 on 0)
--> `probabilities` float32 (N, 10). The version folder is written under a hidden temporary
-name and renamed into place when complete, so a watching server never sees half a model.
+SavedModel signature `serving_default`: `images` float32 (N, 28, 28), MNIST convention (ink
+0..255 on 0) -> `probabilities` float32 (N, 10); the ONNX graph has the input `image` and the
+same output. The version folder is written under a hidden temporary name and renamed into
+place when complete, so a watching server never sees half a model.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from .errors import DigitclfError, ModelStoreError
 from .store import ModelStore
 
-FORMATS = ("savedmodel",)
+FORMATS = ("savedmodel", "onnx")
 SIGNATURE = "serving_default"
 INPUT_NAME = "images"
 OUTPUT_NAME = "probabilities"
@@ -49,6 +51,18 @@ def write_savedmodel(model, path: Path) -> None:
     archive.write_out(str(path), verbose=False)
 
 
+def write_onnx(model, path: Path) -> None:
+    """Write the model's ONNX translation as path/model.onnx."""
+    from .onnx_export import UnsupportedModel, to_onnx
+
+    try:
+        proto = to_onnx(model)
+    except UnsupportedModel as e:
+        raise ExportError(f"this model cannot be exported as ONNX: {e}") from None
+    path.mkdir()
+    (path / "model.onnx").write_bytes(proto.SerializeToString())
+
+
 def export_model(outdir: str | os.PathLike, model_name: str | None = None, format: str = "savedmodel",
                  version: int | None = None) -> Path:
     """Export the named (else the active) model to outdir/<version>/; returns that folder."""
@@ -71,7 +85,7 @@ def export_model(outdir: str | os.PathLike, model_name: str | None = None, forma
     outdir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=outdir))
     try:
-        write_savedmodel(model, tmp / "model")
+        (write_savedmodel if format == "savedmodel" else write_onnx)(model, tmp / "model")
         os.rename(tmp / "model", final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -50,9 +50,10 @@ def _form() -> None:
         c1, c2 = st.columns(2)
         architecture = c1.selectbox("Architecture", ARCHITECTURE_NAMES, key=k + "architecture",
                                     index=ARCHITECTURE_NAMES.index(cfg.architecture),
-                                    help="mlp: dense 512-512 · cnn: small convnet · vgg: 6-conv "
-                                         "VGG-style (most accurate, slowest). Fine-tuning keeps "
-                                         "the base model's architecture.")
+                                    help="mlp: dense 512-512 · cnn: small, quick convnet · slim: "
+                                         "4-conv VGG-style (the default) · vgg: 6-conv (most "
+                                         "accurate, 3.5x slower to run). Fine-tuning keeps the "
+                                         "base model's architecture.")
         epochs = c2.number_input("Epochs", 1, 200, cfg.epochs, key=k + "epochs")
         c1, c2 = st.columns(2)
         batch_size = c1.selectbox("Batch size", BATCH_SIZES, key=k + "batch_size",

@@ -42,7 +42,21 @@ def test_export_command_and_its_errors(tmp_path):
 
     again = run_cli("export", "--model", "default", "--version", "1", str(out))
     assert again.returncode == 2 and f"{out / '1'} already exists" in again.stderr
-    wrong = run_cli("export", "--model", "default", "--format", "onnx", str(out))
-    assert wrong.returncode == 2 and "unknown export format 'onnx'" in wrong.stderr
+    wrong = run_cli("export", "--model", "default", "--format", "tflite", str(out))
+    assert wrong.returncode == 2 and "unknown export format 'tflite'" in wrong.stderr
     assert "Traceback" not in again.stderr + wrong.stderr
     assert sorted(p.name for p in out.iterdir()) == ["1"]
+
+
+def test_onnx_export_gives_the_keras_models_probabilities(tmp_path):
+    import onnxruntime
+
+    path = export_model(tmp_path / "digitclf", "default", "onnx")
+    assert path == tmp_path / "digitclf" / "1" and [p.name for p in path.iterdir()] == ["model.onnx"]
+    session = onnxruntime.InferenceSession(str(path / "model.onnx"), providers=["CPUExecutionProvider"])
+    (image,) = session.get_inputs()
+    assert image.name == "image" and image.shape[1:] == [28, 28]
+    images = load_mnist("test")[0][:100].astype(np.float32)
+    exported = session.run(None, {"image": images})[0]
+    keras_model = ModelStore().load("default")
+    np.testing.assert_allclose(exported, keras_model(images, training=False).numpy(), atol=1e-5)
