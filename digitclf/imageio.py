@@ -2,6 +2,8 @@
 
 Accepts a file path, bytes, a PIL image or a numpy array. Applies the EXIF orientation,
 reads 16-bit, CMYK and palette images, and refuses decompression bombs before decoding.
+Plain 8-bit PNGs (what drawing canvases and screenshots make) are decoded by libspng
+(pyspng), in about half Pillow's time; every other file by Pillow.
 `decode_pixels` does the same but leaves 8-bit images as uint8: a caller that needs only
 one channel in float (the alpha of a drawing) converts only that one, with `to_unit`.
 """
@@ -14,12 +16,16 @@ import warnings
 from typing import Union
 
 import numpy as np
+import pyspng
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 
 ORIENTATION_TAG = 0x0112
 MAX_PIXELS = 40_000_000  # larger images are refused before their pixels are decoded
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PLAIN_PNG_COLOUR_TYPES = (0, 2, 6)  # grey, RGB, RGBA: decoded to exactly what Pillow gives
+PNG_CHUNKS_FOR_PILLOW = (b"tRNS", b"eXIf", b"Raw profile type exif")  # transparency key, EXIF
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
 
@@ -100,6 +106,23 @@ def to_unit(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32, copy=False)
 
 
+def _plain_png(data: bytes) -> np.ndarray | None:
+    """The pixels of an 8-bit grey, RGB or RGBA PNG without a transparency key or EXIF,
+    decoded by libspng; None for any other file (Pillow reads it, and words any error)."""
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    bit_depth, colour_type = data[24], data[25]
+    if (bit_depth != 8 or colour_type not in PLAIN_PNG_COLOUR_TYPES
+            or not 0 < width * height <= MAX_PIXELS
+            or any(chunk in data for chunk in PNG_CHUNKS_FOR_PILLOW)):
+        return None
+    try:
+        return pyspng.load(data)
+    except RuntimeError:
+        return None
+
+
 def _read(source: ImageSource) -> np.ndarray:
     """The pixels as stored: (H, W), (H, W, 3) or (H, W, 4), any numeric dtype, checked."""
     if isinstance(source, np.ndarray):
@@ -107,20 +130,23 @@ def _read(source: ImageSource) -> np.ndarray:
     if isinstance(source, Image.Image):
         return _from_pil(source)
     if isinstance(source, (bytes, bytearray)):
-        stream, label = io.BytesIO(source), "the given bytes"
+        data, label = bytes(source), "the given bytes"
     elif isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise ImageError(f"no such file: {source}")
-        stream, label = source, str(source)
+        with open(source, "rb") as file:
+            data, label = file.read(), str(source)
     else:
         raise ImageError(
             f"cannot read an image from {type(source).__name__}: give a path, bytes, "
             "a PIL image or a numpy array"
         )
+    if (pixels := _plain_png(data)) is not None:
+        return pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(stream) as img:
+            with Image.open(io.BytesIO(data)) as img:
                 return _from_pil(img)
     except UnidentifiedImageError:
         raise ImageError(f"{label} is not an image in a format we read (PNG, JPEG, ...)") from None

@@ -10,6 +10,7 @@ from scipy import ndimage
 from digitclf import synth
 from digitclf.data import load_mnist
 from digitclf.errors import ImageError, NoDigitError
+from digitclf import imageio
 from digitclf.imageio import decode_image, decode_pixels, to_unit
 from digitclf.preprocess import (
     _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width, to_mnist,
@@ -175,6 +176,33 @@ def test_decode_pixels_keeps_8_bit_images_and_agrees_with_decode_image(digits):
     assert decode_pixels(_sixteen_bit(ink)).dtype == np.float32
     for source in (png, synth.ink_on_paper(ink), _sixteen_bit(ink), _palette(ink), ink * 255.0):
         np.testing.assert_array_equal(to_unit(decode_pixels(source)), decode_image(source))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "LA", "P", "I;16"])
+@pytest.mark.parametrize("interlace", [0, 1])
+def test_every_png_decodes_to_what_pillow_reads(digits, mode, interlace):
+    """Plain 8-bit PNGs take the fast libspng path, the rest Pillow's: the same pixels."""
+    ink = _canvas(digits[0][2], 2)
+    picture = Image.fromarray(synth.canvas_rgba(ink)).convert(mode)
+    png = _png(picture, format="PNG", interlace=interlace)
+    from_pillow = decode_pixels(Image.open(io.BytesIO(png)))  # a PIL image: Pillow's path
+    np.testing.assert_array_equal(decode_pixels(png), from_pillow)
+    assert decode_pixels(png).shape[:2] == ink.shape
+    assert (imageio._plain_png(png) is not None) == (mode in ("L", "RGB", "RGBA"))
+
+
+def test_a_png_with_a_transparent_colour_keeps_its_transparency(digits):
+    ink = (_canvas(digits[0][4], 4) > 0.5).astype(np.uint8) * 255
+    picture = Image.fromarray(np.stack([ink] * 3, axis=-1), "RGB")
+    pixels = decode_pixels(_png(picture, format="PNG", transparency=(0, 0, 0)))
+    assert pixels.shape[2] == 4 and (pixels[..., 3] == ink).all()  # the black background is clear
+
+
+def test_a_broken_png_is_an_image_error(digits):
+    png = _png(Image.fromarray(synth.canvas_rgba(_canvas(digits[0][1], 1))), format="PNG")
+    broken = png[:60] + bytes(len(png) - 60)
+    with pytest.raises(ImageError, match="cannot be decoded|not an image"):
+        decode_image(broken)
 
 
 @pytest.mark.parametrize("canvas, height, pen", [
