@@ -256,8 +256,8 @@ def _add_serve(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--model", help="model served by default (default: the active model)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="server processes, each loading the model (default: 1; use one per core)")
+    p.add_argument("--workers", type=int,
+                   help="server processes, each loading the model (default: one per core)")
     p.add_argument("--threads", type=int,
                    help="images preprocessed at once per process (default: CPU count / workers)")
     p.set_defaults(run=_run_serve)

@@ -18,30 +18,20 @@ if TYPE_CHECKING:
 _MODEL_ENV, _THREADS_ENV = "DIGITCLF_SERVE_MODEL", "DIGITCLF_SERVE_THREADS"
 
 
-def _single_threaded_tensorflow() -> None:
-    """Each process runs one batch at a time through the model, and the processes share the
-    cores: TensorFlow's own thread pools would only compete with them (and with preprocessing)."""
-    from . import tf_setup  # noqa: F401
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-
-
 def worker_app() -> FastAPI:
     """The app of one server process, configured by serve() through the environment."""
     from .service import create_app
 
-    _single_threaded_tensorflow()
     return create_app(os.environ[_MODEL_ENV], int(os.environ[_THREADS_ENV]))
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
-          threads: int | None = None, workers: int = 1) -> None:
-    """Run the API until interrupted: `workers` processes, each preprocessing `threads` images
-    at once (default: the CPU count shared out among the processes)."""
+          threads: int | None = None, workers: int | None = None) -> None:
+    """Run the API until interrupted: `workers` processes (default: one per core), each
+    preprocessing `threads` images at once (default: the cores shared out among them)."""
     import uvicorn
 
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1 or (threads is not None and threads < 1):
         raise DigitclfError("--workers and --threads must be at least 1")
     store = ModelStore()
