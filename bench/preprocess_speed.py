@@ -41,13 +41,7 @@ def canvases(count: int) -> list[np.ndarray]:
 
 def pngs(count: int) -> list[bytes]:
     """As bench/service_load.py posts them."""
-    images, _ = load_mnist("test")
-    out = []
-    for digit in images[:count]:
-        buffer = io.BytesIO()
-        Image.fromarray(synth.canvas_rgba(synth.render(digit))).save(buffer, format="PNG")
-        out.append(buffer.getvalue())
-    return out
+    return [synth.canvas_png(synth.render(digit)) for digit in load_mnist("test")[0][:count]]
 
 
 def floor(source: np.ndarray | bytes) -> np.ndarray:

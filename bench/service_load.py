@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import io
 import os
 import socket
 import subprocess
@@ -28,7 +27,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)  # the repository, not bench/, whose scripts could shadow modules
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from digitclf import synth  # noqa: E402
 from digitclf.data import load_mnist  # noqa: E402
@@ -36,13 +34,7 @@ from digitclf.data import load_mnist  # noqa: E402
 
 def drawings(count: int) -> list[bytes]:
     """PNGs of MNIST test digits drawn on a transparent 280x280 canvas (ink in the alpha channel)."""
-    images, _ = load_mnist("test")
-    out = []
-    for digit in images[:count]:
-        buffer = io.BytesIO()
-        Image.fromarray(synth.canvas_rgba(synth.render(digit))).save(buffer, format="PNG")
-        out.append(buffer.getvalue())
-    return out
+    return [synth.canvas_png(synth.render(digit)) for digit in load_mnist("test")[0][:count]]
 
 
 def free_port() -> int:

@@ -6,6 +6,7 @@ Tests and benchmarks use these to check `predict_image` against known labels.
 
 from __future__ import annotations
 
+import io
 from typing import Sequence
 
 import numpy as np
@@ -80,6 +81,13 @@ def canvas_rgba(ink: np.ndarray, rng: np.random.Generator | None = None) -> np.n
     out[..., :3] = (20, 20, 20)
     out[..., 3] = np.round(ink * 255)
     return out
+
+
+def canvas_png(ink: np.ndarray) -> bytes:
+    """The drawing as a browser canvas exports it: a PNG with the ink in the alpha channel."""
+    buffer = io.BytesIO()
+    Image.fromarray(canvas_rgba(ink)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def white_on_black(ink: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
