@@ -33,8 +33,10 @@ from .errors import ConfigError
 from .models import (TEMPERATURE_LAYER, build_model, compile_inference, predict_in_batches,
                      with_softmax)
 from . import mydigits
-from .store import ModelStore
+from .onnx_export import keras_net
 from .progress import EventHandler, TrainingEvent
+from .runtime import run_batched
+from .store import ModelStore
 
 
 
@@ -244,7 +246,7 @@ def train(config: TrainConfig, on_event: EventHandler | None = None,
     served = with_softmax(model, temperature)
     x_test, y_test = load_mnist("test")
     report = classification_report(
-        y_test, predict_in_batches(compile_inference(served), x_test.astype(np.float32))
+        y_test, run_batched(keras_net(served), x_test.astype(np.float32))  # as it will be served
     )
     seconds = time.perf_counter() - started
 
