@@ -7,16 +7,20 @@
                   also offered cut in two or more along near-vertical seams.
     read_number:  every candidate crop goes through the same `to_mnist` as a single digit, all
                   in one batch, and is scored as a whole digit from the classifier's
-                  confidence, the not-a-digit detector's margin and its size (part_features);
-                  each piece is read the way whose parts score highest in total.
+                  confidence, the not-a-digit detector's margin and its size (part_features),
+                  plus a learned correction (digitclf.part_scorer) that tells touching pairs
+                  from wide digits; each piece is read the way whose parts score highest in
+                  total.
 
 Images without ink raise NoDigitError.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -26,7 +30,9 @@ from .errors import NoDigitError
 from .imageio import ImageSource, decode_image
 from .predictor import DigitResult, Predictor
 from .preprocess import ink_map, to_mnist
+from .runtime import OnnxNet, run_batched
 
+PART_SCORER_ONNX = Path(__file__).resolve().parent / "assets" / "part_scorer.onnx"
 # Sizes are fractions of the typical digit height of the image unless said otherwise.
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 JOIN_GAP = 0.07  # strokes closer than this are one piece: a pen skip, not a gap between digits
@@ -316,30 +322,71 @@ def part_features(probabilities: np.ndarray, detector_margin: float,
 PART_WEIGHTS = np.array([7.477, 1.493, 0.597, -6.791, 3.634, -10.535, -6.696])
 
 
-def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
-    """The number written in an image: one DigitResult per digit, left to right, and boxes."""
+class Candidates(NamedTuple):
+    """Every part of every way to read an image's pieces, with what the networks make of it.
+    The arrays hold the parts large enough to read, in the order of `keys` (id(part))."""
+
+    segmentation: Segmentation
+    keys: list[int]
+    inputs: np.ndarray  # float32 (N, 28, 28), as the model sees them
+    probabilities: np.ndarray  # (N, 10)
+    sizes: np.ndarray  # (N, 2): width and height over the typical digit height
+    base_scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
+
+
+def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     segmentation = segment(ink_map(decode_image(image)))
     parts = {id(part): part for readings in segmentation.pieces for reading in readings
              for part in reading}
     inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
-    probabilities, margins = predictor.score(np.stack(list(inputs.values())))
-    scores = {key: float(part_features(p, m, parts[key].box, segmentation.height) @ PART_WEIGHTS)
-              for key, p, m in zip(inputs, probabilities, margins)}
+    x = np.stack(list(inputs.values()))
+    probabilities, margins = predictor.score(x)
+    boxes = [parts[key].box for key in inputs]
+    base = [part_features(p, m, box, segmentation.height) @ PART_WEIGHTS
+            for p, m, box in zip(probabilities, margins, boxes)]
+    sizes = np.array([(w, h) for _, _, w, h in boxes], dtype=np.float32) / segmentation.height
+    return Candidates(segmentation, list(inputs), x, probabilities, sizes, np.array(base))
+
+
+@functools.cache
+def _part_scorer() -> OnnxNet:
+    return OnnxNet(PART_SCORER_ONNX)
+
+
+def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """part_scorer's learned correction to each part's score: (N,). Its net gives three
+    numbers per model input, weighing (1, width, height) of the part."""
+    weights = run_batched(_part_scorer(), model_inputs)
+    return weights[:, 0] + (weights[:, 1:] * sizes).sum(axis=1)
+
+
+def best_parts(pieces: list[list[Reading]], scores: dict[int, float]) -> list[Part]:
+    """Each piece read the way whose parts (scores keyed by id(part)) score highest in total;
+    a piece whose every reading has a part too small to read (no score) is left out."""
 
     def score(reading: Reading) -> float:
         if any(id(part) not in scores for part in reading):
             return -np.inf
         return sum(scores[id(part)] for part in reading)
 
-    chosen = []
-    for readings in segmentation.pieces:
+    chosen: list[Part] = []
+    for readings in pieces:
         best = max(readings, key=score)
-        if score(best) > -np.inf:  # else a mark too small to read, whole or cut
+        if score(best) > -np.inf:
             chosen += best
+    return chosen
+
+
+def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
+    """The number written in an image: one DigitResult per digit, left to right, and boxes."""
+    found = candidates(predictor, image)
+    corrected = found.base_scores + score_corrections(found.inputs, found.sizes)
+    chosen = best_parts(found.segmentation.pieces, dict(zip(found.keys, corrected.tolist())))
     if not chosen:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
+    inputs = dict(zip(found.keys, found.inputs))
     digits = predictor.classify(np.stack([inputs[id(part)] for part in chosen]))
     return NumberResult("".join(str(d.digit) for d in digits), tuple(digits),
                         tuple(part.box for part in chosen))

@@ -9,7 +9,8 @@ from scipy import ndimage
 from digitclf import synth
 from digitclf.data import load_mnist
 from digitclf.errors import NoDigitError
-from digitclf.numbers import PART_WEIGHTS, part_features, segment
+from digitclf.numbers import PART_WEIGHTS, candidates, part_features, score_corrections, segment
+from digitclf.part_scorer import spelling_readings
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,45 @@ def test_five_digit_numbers_end_to_end(default_predictor, mnist_test):
         ink, text = synth.render_number(images[chosen], labels[chosen], rng)
         exact += default_predictor.read_number(encodings[i % 4](ink, rng)).text == text
     assert exact >= 18
+
+
+def test_spelling_readings_keep_the_readings_on_a_path_to_the_text():
+    pieces = [[("1",), ("1", "0"), ("7", "0")],  # "10" touching: whole, or cut two ways
+              [("4",), None, ("4", "1")]]  # a 4; unreadable; a 4 and a sliver read as 1
+    assert spelling_readings(pieces, "104") == [{1}, {0}]
+    assert spelling_readings(pieces, "1041") == [{1}, {2}]
+    assert spelling_readings(pieces, "14") == [{0}, {0}]
+    assert spelling_readings(pieces, "704") == [{2}, {0}]
+    assert spelling_readings(pieces, "99") is None
+
+
+def _right_cut_lead(found, text: str, scores: np.ndarray) -> float:
+    """How far the best reading of a touching pair that spells `text` scores above reading
+    it whole (the pair is one piece)."""
+    (readings,) = found.segmentation.pieces
+    index = {key: i for i, key in enumerate(found.keys)}
+    parts = [[index.get(id(part)) for part in reading] for reading in readings]
+    digits = found.probabilities.argmax(axis=1)
+    right = [r for r, p in enumerate(parts)
+             if None not in p and "".join(str(digits[i]) for i in p) == text]
+    totals = [scores[p].sum() if None not in p else -np.inf for p in parts]
+    return max(totals[r] for r in right) - totals[0]
+
+
+def test_learned_corrections_favour_cutting_touching_pairs(default_predictor, mnist_test):
+    """On touching pairs of *test* digits (the part scorer learned on training digits), the
+    right cut's lead over reading the pair as one digit grows in most pairs."""
+    base_leads, corrected_leads = [], []
+    for seed in range(100, 130):
+        ink, text = _touching_pair(*mnist_test, seed)
+        found = candidates(default_predictor, synth.white_on_black(ink))
+        if len(found.segmentation.pieces) != 1:
+            continue
+        corrections = score_corrections(found.inputs, found.sizes)
+        try:
+            base_leads.append(_right_cut_lead(found, text, found.base_scores))
+        except ValueError:  # no cut spells the pair
+            continue
+        corrected_leads.append(_right_cut_lead(found, text, found.base_scores + corrections))
+    assert len(base_leads) >= 20
+    assert np.mean(np.array(corrected_leads) > np.array(base_leads)) >= 0.75
