@@ -97,31 +97,28 @@ def _result_panel(name: str, image, kind: str, strokes: int) -> None:
         except ImageError as e:
             message, problem = sentence(e), True
     m1, m2, m3 = st.columns([1, 1.2, 1], vertical_alignment="top")
-    if result is None:
-        m1.metric("Prediction", "–")
-        m2.metric("Confidence", "–")
-        if problem:
-            st.warning(message, icon=":material/image_not_supported:")
-        else:
-            st.info(message, icon=":material/draw:")
-        st.plotly_chart(charts.probabilities(np.zeros(10), height=240), key="draw_probs",
-                        config={"displayModeBar": False})
-        return
-    m1.metric("Prediction", result.digit if result.is_digit else "not a digit")
-    m2.metric("Confidence", percent(result.confidence, 1))
-    source = _strokes(strokes) if kind == "drawing" else "upload"
-    m3.image(digit_picture(result.model_input, 4), width=112,
-             caption=f"What the model saw (28×28) · {source}")
-    if not result.is_digit:
+    m1.metric("Prediction", "–" if result is None else
+              result.digit if result.is_digit else "not a digit")
+    m2.metric("Confidence", "–" if result is None else percent(result.confidence, 1))
+    seen = np.zeros((28, 28), np.float32) if result is None else result.model_input
+    source = "" if result is None else " · " + (_strokes(strokes) if kind == "drawing" else "upload")
+    m3.image(digit_picture(seen, 4), width=112, caption=f"What the model saw (28×28){source}")
+    if result is None and problem:
+        st.warning(message, icon=":material/image_not_supported:")
+    elif result is None:
+        st.info(message, icon=":material/draw:")
+    elif not result.is_digit:
         st.warning(f"This does not look like a digit (closest: {result.digit}).",
                    icon=":material/help:")
-    st.plotly_chart(charts.probabilities(result.probabilities, result.digit, height=240),
+    probabilities = np.zeros(10) if result is None else result.probabilities
+    st.plotly_chart(charts.probabilities(probabilities, None if result is None else result.digit,
+                                         height=240),
                     config={"displayModeBar": False}, key="draw_probs")
     st.markdown("**Wrong?** Pick the right digit and keep the drawing for fine-tuning:")
     label = st.pills("The right digit", list(range(10)), key="correct_label",
-                     label_visibility="collapsed")
+                     label_visibility="collapsed", disabled=result is None)
     st.button("Save to my digits", icon=":material/bookmark_add:", key="save_correction",
-              on_click=_save_correction, args=(image, label), disabled=label is None)
+              on_click=_save_correction, args=(image, label), disabled=result is None or label is None)
 
 
 def _digit_label(digit) -> str:

@@ -20,7 +20,7 @@ DRAW_HINT = "Draw a digit in the box"
 def _clear(page) -> None:
     page.locator('button[title="Reset canvas & history"]').click()
     page.get_by_text(DRAW_HINT).wait_for()
-    page.get_by_text("What the model saw").wait_for(state="detached")
+    page.get_by_text("What the model saw (28×28)", exact=True).wait_for()  # empty again
 
 
 def _strokes_caption(page, n: int):
