@@ -128,7 +128,7 @@ def with_softmax(logits_model: keras.Model, temperature: float = 1.0) -> keras.M
     return keras.Model(logits_model.input, probabilities, name=logits_model.name)
 
 
-def _is_chain(model: keras.Model) -> bool:
+def is_chain(model: keras.Model) -> bool:
     """Whether each layer takes exactly the previous layer's output (all our architectures)."""
     previous = model.layers[0].output
     for layer in model.layers[1:]:
@@ -142,7 +142,7 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
     """The same function for inference, cheaper: each batch norm folded into the conv or
     dense layer before it, dropout left out. Outputs agree to float rounding (~1e-6).
     A model that is not a plain chain of layers comes back unchanged."""
-    if not _is_chain(model):
+    if not is_chain(model):
         return model
     chain = model.layers[1:]
     inputs = keras.Input(model.input.shape[1:], name=model.layers[0].name)
@@ -163,12 +163,10 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
     return keras.Model(inputs, x, name=model.name)
 
 
-def compile_inference(model: keras.Model, fold: bool = True) -> Callable:
+def compile_inference(model: keras.Model) -> Callable:
     """A graph-compiled call on a batch of images: Keras' predict() costs tens of ms per
-    call in overhead, this a fraction of one. With `fold`, batch norm is folded into a copy
-    of today's weights; without, the call follows the model's weights as they change."""
-    net = fold_batch_norm(model) if fold else model
-    return tf.function(lambda x: net(x, training=False), input_signature=[IMAGE_BATCH])
+    call in overhead, this a fraction of one. It follows the model's weights as they change."""
+    return tf.function(lambda x: model(x, training=False), input_signature=[IMAGE_BATCH])
 
 
 def predict_in_batches(infer: Callable, x: np.ndarray) -> np.ndarray:

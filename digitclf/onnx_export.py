@@ -16,7 +16,7 @@ from . import tf_setup  # noqa: F401
 import keras
 from keras import layers
 
-from .models import compile_inference, fold_batch_norm
+from .models import compile_inference, fold_batch_norm, is_chain
 from .runtime import INPUT_NAME, Net, OnnxNet
 
 OPSET = 17
@@ -109,9 +109,9 @@ def _translate(graph: _Graph, layer: layers.Layer) -> None:
 
 def to_onnx(model: keras.Model) -> onnx.ModelProto:
     """The model (a chain of our layers on (N, 28, 28) images) as an ONNX graph."""
+    if not is_chain(model):
+        raise UnsupportedModel("the model is not a plain chain of layers")
     folded = fold_batch_norm(model)
-    if folded is model and any(isinstance(l, layers.BatchNormalization) for l in model.layers):
-        raise UnsupportedModel("batch norm in a model that is not a plain chain of layers")
     if tuple(folded.input.shape[1:]) != (28, 28):
         raise UnsupportedModel(f"input shape {folded.input.shape} is not (None, 28, 28)")
     graph = _Graph()
@@ -137,5 +137,5 @@ def keras_net(model: keras.Model) -> Net:
     try:
         return OnnxNet(to_onnx(model).SerializeToString())
     except UnsupportedModel:
-        compiled = compile_inference(model)
+        compiled = compile_inference(fold_batch_norm(model))
         return lambda images: compiled(np.asarray(images, dtype=np.float32)).numpy()

@@ -157,8 +157,8 @@ class _Progress(keras.callbacks.Callback):
         self._logits = None
 
     def set_model(self, model):
-        super().set_model(model)  # the weights change under it: compiled, not folded
-        self._logits = compile_inference(model, fold=False)
+        super().set_model(model)
+        self._logits = compile_inference(model)
 
     def _emit(self, kind: str, step: int = 0, logs: dict | None = None) -> None:
         if self.on_event is not None:

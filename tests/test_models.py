@@ -37,6 +37,8 @@ def test_a_model_that_is_not_a_chain_is_left_as_it_is():
     merged = layers.Add()([layers.Dense(10)(flat), layers.Dense(10)(flat)])
     model = keras.Model(inputs, merged)
     assert fold_batch_norm(model) is model
+    with pytest.raises(UnsupportedModel, match="not a plain chain"):
+        to_onnx(model)
 
 
 @pytest.mark.parametrize("architecture", list(ARCHITECTURES))
