@@ -123,6 +123,15 @@ def _plain_png(data: bytes) -> np.ndarray | None:
         return None
 
 
+def _png_file_bytes(path: str | os.PathLike) -> bytes | None:
+    """A PNG file's bytes, for _plain_png; None for any other file (Pillow reads it from disk
+    as far as it needs, so a large file that is no image is not read into memory)."""
+    with open(path, "rb") as file:
+        if file.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+            return None
+        return PNG_SIGNATURE + file.read()
+
+
 def _read(source: ImageSource) -> np.ndarray:
     """The pixels as stored: (H, W), (H, W, 3) or (H, W, 4), any numeric dtype, checked."""
     if isinstance(source, np.ndarray):
@@ -134,19 +143,18 @@ def _read(source: ImageSource) -> np.ndarray:
     elif isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise ImageError(f"no such file: {source}")
-        with open(source, "rb") as file:
-            data, label = file.read(), str(source)
+        data, label = _png_file_bytes(source), str(source)
     else:
         raise ImageError(
             f"cannot read an image from {type(source).__name__}: give a path, bytes, "
             "a PIL image or a numpy array"
         )
-    if (pixels := _plain_png(data)) is not None:
+    if data is not None and (pixels := _plain_png(data)) is not None:
         return pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as img:
+            with Image.open(source if data is None else io.BytesIO(data)) as img:
                 return _from_pil(img)
     except UnidentifiedImageError:
         raise ImageError(f"{label} is not an image in a format we read (PNG, JPEG, ...)") from None

@@ -198,6 +198,17 @@ def test_a_png_with_a_transparent_colour_keeps_its_transparency(digits):
     assert pixels.shape[2] == 4 and (pixels[..., 3] == ink).all()  # the black background is clear
 
 
+def test_files_on_disk_decode_as_their_bytes_do(digits, tmp_path):
+    ink = _canvas(digits[0][5], 5)
+    for name, data in (("a.png", _png(Image.fromarray(synth.canvas_rgba(ink)), format="PNG")),
+                       ("a.jpg", _png(Image.fromarray(synth.ink_on_paper(ink)), format="JPEG"))):
+        (tmp_path / name).write_bytes(data)
+        np.testing.assert_array_equal(decode_pixels(tmp_path / name), decode_pixels(data))
+    (tmp_path / "notes.txt").write_text("not an image")
+    with pytest.raises(ImageError, match="not an image"):
+        decode_image(tmp_path / "notes.txt")
+
+
 def test_a_broken_png_is_an_image_error(digits):
     png = _png(Image.fromarray(synth.canvas_rgba(_canvas(digits[0][1], 1))), format="PNG")
     broken = png[:60] + bytes(len(png) - 60)
