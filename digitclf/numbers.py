@@ -20,7 +20,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,11 +27,12 @@ from scipy import ndimage
 
 from .errors import NoDigitError
 from .imageio import ImageSource, decode_image
+from .paths import ASSET_DIR
 from .predictor import DigitResult, Predictor
 from .preprocess import ink_map, to_mnist
 from .runtime import OnnxNet, run_batched
 
-PART_SCORER_ONNX = Path(__file__).resolve().parent / "assets" / "part_scorer.onnx"
+PART_SCORER_ONNX = ASSET_DIR / "part_scorer.onnx"
 # Sizes are fractions of the typical digit height of the image unless said otherwise.
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 JOIN_GAP = 0.07  # strokes closer than this are one piece: a pen skip, not a gap between digits
