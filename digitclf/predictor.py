@@ -57,8 +57,7 @@ class Predictor:
         self.name = name
         self.card = self.store.card(name)
         self._classifier: Net = self.store.load_net(name)
-        self._detector: Net = OnnxNet(DETECTOR_ONNX)
-        self._digit_threshold = float(json.loads(DETECTOR_INFO.read_text())["threshold_logit"])
+        self._detector, self._digit_threshold = _not_a_digit_detector()
 
     @functools.cached_property
     def model(self) -> keras.Model:
@@ -118,6 +117,13 @@ class Predictor:
             DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
             for d, p, x, margin in zip(digits, probs, model_inputs, margins)
         ]
+
+
+@functools.cache
+def _not_a_digit_detector() -> tuple[Net, float]:
+    """The shipped detector (one session, shared by every predictor) and its threshold on
+    the logit: below it, not a digit."""
+    return OnnxNet(DETECTOR_ONNX), float(json.loads(DETECTOR_INFO.read_text())["threshold_logit"])
 
 
 def _try_preprocess(image: ImageSource) -> np.ndarray | DigitclfError:
