@@ -10,7 +10,8 @@
                   confidence, the not-a-digit detector's margin and its size (part_features),
                   plus a learned correction (digitclf.part_scorer) that tells touching pairs
                   from wide digits; each piece is read the way whose parts score highest in
-                  total.
+                  total, less a learned price for the ink its cuts cross (touching digits
+                  part where their strokes meet; a cut through one digit crosses more).
 
 Images without ink raise NoDigitError.
 """
@@ -18,6 +19,7 @@ Images without ink raise NoDigitError.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, NamedTuple
@@ -33,6 +35,7 @@ from .preprocess import ink_map, to_mnist
 from .runtime import OnnxNet, run_batched
 
 PART_SCORER_ONNX = ASSET_DIR / "part_scorer.onnx"
+PART_SCORER_JSON = PART_SCORER_ONNX.with_suffix(".json")  # {"cut_weights": of cut_features}
 # Sizes are fractions of the typical digit height of the image unless said otherwise.
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 JOIN_GAP = 0.07  # strokes closer than this are one piece: a pen skip, not a gap between digits
@@ -40,7 +43,7 @@ STACK_OVERLAP = 0.5  # pieces sharing this share of the narrower one's columns a
 FRAGMENT_HEIGHT = 0.5  # a piece shorter than this is part of a digit: it joins the nearest
 FRAGMENT_REACH = 0.4  # ... piece within this distance
 NOISE_SIZE = 0.25  # what stays smaller than this both ways is a stray mark
-SPLIT_WIDTH = 0.8  # a piece at least this wide may hold several digits
+SPLIT_WIDTH = 0.55  # a piece at least this wide may hold several digits
 # Cutting a piece (these are fractions of the piece's own height):
 MIN_DIGIT_WIDTH = 0.42  # it holds at most as many digits as fit at this width,
 MAX_DIGITS_PER_PIECE = 4  # ... and at most this many
@@ -52,6 +55,7 @@ SEAM_ROWS = 32  # seams are traced on at most this many bands of rows
 SEAM_REACH = 0.2  # a seam stays this close to its bottom column,
 SEAM_SLOPE = 2  # ... moves at most this many columns sideways per band,
 SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a band)
+SLIVER_INK = 0.1  # a cut part drops the bits apart from the rest holding less of its ink
 
 
 class Piece(NamedTuple):
@@ -79,7 +83,11 @@ class Part(NamedTuple):
     box: tuple[int, int, int, int]
 
 
-Reading = tuple[Part, ...]  # one way to read a piece of ink: its digits, left to right
+class Reading(NamedTuple):
+    """One way to read a piece of ink: its digits left to right, and what its cuts cross."""
+
+    parts: tuple[Part, ...]
+    cut_ink: tuple[float, ...]  # per cut, the ink it crosses over the piece's height (0..1)
 
 
 class Segmentation(NamedTuple):
@@ -196,9 +204,10 @@ def _part(ink: np.ndarray, top: int, left: int) -> Part:
     return Part(crop, (left + int(cols[0]), top + int(rows[0]), crop.shape[1], crop.shape[0]))
 
 
-def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every bottom column c, the top-to-bottom path within SEAM_REACH of c that crosses
-    the least ink: the paths' costs (width,) and their columns in every row (height, width).
+    the least ink: the paths' costs (width,), the ink they cross as a share of the height
+    (width,) and their columns in every row (height, width).
     They are traced on bands of rows (each band's darkest ink), moving at most SEAM_SLOPE
     columns a band."""
     height, width = ink.shape
@@ -227,7 +236,8 @@ def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for row in range(bands - 1, -1, -1):
         paths[row] = columns[seams, at]
         at = at - steps[row, seams, at]
-    return cost[:, reach], np.repeat(paths, band, axis=0)[:height]
+    crossed = np.take_along_axis(rows, paths, axis=1).mean(axis=0)
+    return cost[:, reach], crossed, np.repeat(paths, band, axis=0)[:height]
 
 
 def _cut_columns(share: np.ndarray, cost: np.ndarray, spacing: int, count: int) -> list[int]:
@@ -246,11 +256,22 @@ def _cut_columns(share: np.ndarray, cost: np.ndarray, spacing: int, count: int) 
     return sorted(chosen)
 
 
+def _without_slivers(ink: np.ndarray) -> np.ndarray:
+    """A cut part without the bits of its neighbour's strokes that the cut left on its side:
+    pieces of ink, apart from the rest, that hold less than SLIVER_INK of its ink."""
+    labels, count = ndimage.label(ink > 0, structure=EIGHT_NEIGHBOURS)
+    if count < 2:
+        return ink
+    mass = ndimage.sum_labels(ink, labels, np.arange(1, count + 1))
+    small = np.flatnonzero(mass < SLIVER_INK * mass.sum()) + 1
+    return np.where(np.isin(labels, small), 0.0, ink)
+
+
 def _cuts(ink: np.ndarray, top: int, left: int) -> list[Reading]:
     """The ways to read a piece as several digits, cut along its cheapest seams."""
     height, width = ink.shape
     most = int(np.clip(width / (MIN_DIGIT_WIDTH * height), 2, MAX_DIGITS_PER_PIECE))
-    cost, paths = _seams(ink)
+    cost, crossed, paths = _seams(ink)
     share = np.cumsum(ink.sum(axis=0)) / ink.sum()
     spacing = max(1, int(CUT_SPACING * height))
     cuts = _cut_columns(share, cost, spacing, most - 1 + EXTRA_CUTS)
@@ -261,7 +282,7 @@ def _cuts(ink: np.ndarray, top: int, left: int) -> list[Reading]:
     def part(i: int, j: int) -> Part:
         if (i, j) not in parts:
             inside = (columns >= bounds[i][:, None]) & (columns < bounds[j][:, None])
-            parts[i, j] = _part(np.where(inside, ink, 0.0), top, left)
+            parts[i, j] = _part(_without_slivers(np.where(inside, ink, 0.0)), top, left)
         return parts[i, j]
 
     readings = []
@@ -270,7 +291,8 @@ def _cuts(ink: np.ndarray, top: int, left: int) -> list[Reading]:
             edges = (0, *chosen, len(cuts) + 1)
             widths = np.diff([0, *(cuts[i - 1] for i in chosen), width])
             if widths.max() <= MAX_DIGIT_WIDTH * height:
-                readings.append(tuple(part(i, j) for i, j in zip(edges, edges[1:])))
+                readings.append(Reading(tuple(part(i, j) for i, j in zip(edges, edges[1:])),
+                                        tuple(float(crossed[cuts[i - 1]]) for i in chosen)))
     return readings
 
 
@@ -282,7 +304,7 @@ def segment(ink: np.ndarray) -> Segmentation:
     for piece in _join(pieces, height):
         rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
         crop = np.where(np.isin(labels[rows, cols], piece.ids), ink[rows, cols], 0.0)
-        readings = [(_part(crop, piece.top, piece.left),)]
+        readings = [Reading((_part(crop, piece.top, piece.left),), ())]
         if piece.width >= SPLIT_WIDTH * height:
             readings += _cuts(crop, piece.top, piece.left)
         options.append(readings)
@@ -337,7 +359,7 @@ class Candidates(NamedTuple):
 def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     segmentation = segment(ink_map(decode_image(image)))
     parts = {id(part): part for readings in segmentation.pieces for reading in readings
-             for part in reading}
+             for part in reading.parts}
     inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
@@ -355,6 +377,18 @@ def _part_scorer() -> OnnxNet:
     return OnnxNet(PART_SCORER_ONNX)
 
 
+@functools.cache
+def cut_weights() -> np.ndarray:
+    """The weights of cut_features in a reading's score, learned with the part scorer."""
+    return np.array(json.loads(PART_SCORER_JSON.read_text())["cut_weights"])
+
+
+def cut_features(reading: Reading) -> np.ndarray:
+    """What speaks against a reading's cuts: the ink they cross in all and at most in one.
+    Touching digits part where their strokes meet; a cut through a digit crosses more."""
+    return np.array([sum(reading.cut_ink), max(reading.cut_ink, default=0.0)])
+
+
 def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """part_scorer's learned correction to each part's score: (N,). Its net gives three
     numbers per model input, weighing (1, width, height) of the part."""
@@ -362,20 +396,22 @@ def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray
     return weights[:, 0] + (weights[:, 1:] * sizes).sum(axis=1)
 
 
-def best_parts(pieces: list[list[Reading]], scores: dict[int, float]) -> list[Part]:
-    """Each piece read the way whose parts (scores keyed by id(part)) score highest in total;
-    a piece whose every reading has a part too small to read (no score) is left out."""
+def best_parts(pieces: list[list[Reading]], scores: dict[int, float],
+               weights: np.ndarray) -> list[Part]:
+    """Each piece read the way that scores highest: its parts' scores (keyed by id(part)) and
+    its cuts' (cut_features @ weights) in total; a piece whose every reading has a part
+    too small to read (no score) is left out."""
 
     def score(reading: Reading) -> float:
-        if any(id(part) not in scores for part in reading):
+        if any(id(part) not in scores for part in reading.parts):
             return -np.inf
-        return sum(scores[id(part)] for part in reading)
+        return sum(scores[id(part)] for part in reading.parts) + cut_features(reading) @ weights
 
     chosen: list[Part] = []
     for readings in pieces:
         best = max(readings, key=score)
         if score(best) > -np.inf:
-            chosen += best
+            chosen += best.parts
     return chosen
 
 
@@ -383,7 +419,8 @@ def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
     """The number written in an image: one DigitResult per digit, left to right, and boxes."""
     found = candidates(predictor, image)
     corrected = found.base_scores + score_corrections(found.inputs, found.sizes)
-    chosen = best_parts(found.segmentation.pieces, dict(zip(found.keys, corrected.tolist())))
+    chosen = best_parts(found.segmentation.pieces, dict(zip(found.keys, corrected.tolist())),
+                        cut_weights())
     if not chosen:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
     inputs = dict(zip(found.keys, found.inputs))

@@ -126,10 +126,6 @@ def test_batch_gives_a_result_or_an_error_per_file(client):
 
 
 def test_numbers(client):
-    from digitclf.predictor import Predictor
-
-    if not hasattr(Predictor, "read_number"):
-        pytest.skip("Predictor.read_number is not there yet")
     images, labels = load_mnist("test")
     indices = [4, 5, 6]
     ink = np.hstack([synth.render(images[i], canvas=(120, 100)) for i in indices])
