@@ -12,6 +12,9 @@
                   from wide digits; each piece is read the way whose parts score highest in
                   total, less a learned price for the ink its cuts cross (touching digits
                   part where their strokes meet; a cut through one digit crosses more).
+                  The pair reader (digitclf.pair_reader) reads such a piece whole as well:
+                  how many digits it holds weighs on each way to read it, and where it is
+                  read as two digits, its view of each joins the classifier's.
 
 Images without ink raise NoDigitError.
 """
@@ -26,16 +29,21 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage
+from scipy.special import log_softmax
 
 from .errors import NoDigitError
 from .imageio import ImageSource, decode_image
 from .paths import ASSET_DIR
 from .predictor import DigitResult, Predictor
-from .preprocess import ink_map, to_mnist
+from .preprocess import fit_ink, ink_map, to_mnist
 from .runtime import OnnxNet, run_batched
 
 PART_SCORER_ONNX = ASSET_DIR / "part_scorer.onnx"
 PART_SCORER_JSON = PART_SCORER_ONNX.with_suffix(".json")  # {"cut_weights": of cut_features}
+PAIR_READER_ONNX = ASSET_DIR / "pair_reader.onnx"
+PAIR_HEADS = (3, 10, 10)  # the pair reader's logits: digits held (1, 2, 3+), first, second
+PAIR_COUNT_WEIGHT = 2.0  # weights of its log-probabilities in a reading's score
+PAIR_DIGIT_WEIGHT = 4.0  # ... and added to the classifier's for each of two digits
 # Sizes are fractions of the typical digit height of the image unless said otherwise.
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
 JOIN_GAP = 0.07  # strokes closer than this are one piece: a pen skip, not a gap between digits
@@ -56,6 +64,8 @@ SEAM_REACH = 0.2  # a seam stays this close to its bottom column,
 SEAM_SLOPE = 2  # ... moves at most this many columns sideways per band,
 SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a band)
 SLIVER_INK = 0.1  # a cut part drops the bits apart from the rest holding less of its ink
+PAIR_SHAPE = (28, 56)  # a piece as the pair reader sees it: this size,
+PAIR_MARGIN = 2  # ... its ink fitted within this many pixels of the edge
 
 
 class Piece(NamedTuple):
@@ -296,19 +306,38 @@ def _cuts(ink: np.ndarray, top: int, left: int) -> list[Reading]:
     return readings
 
 
+def piece_crops(ink: np.ndarray) -> tuple[list[tuple[Piece, np.ndarray]], float]:
+    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, each
+    with its ink cropped to its box; and the typical digit height."""
+    labels, pieces, height = _pieces(ink)
+    crops = []
+    for piece in _join(pieces, height):
+        rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
+        inside = np.isin(labels[rows, cols], piece.ids)
+        crops.append((piece, np.where(inside, ink[rows, cols], 0.0)))
+    return crops, height
+
+
+def may_hold_several(piece: Piece, height: float) -> bool:
+    return piece.width >= SPLIT_WIDTH * height
+
+
 def segment(ink: np.ndarray) -> Segmentation:
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right; for each,
     the ways to read it: whole first, then cut into several digits when it is wide enough."""
-    labels, pieces, height = _pieces(ink)
+    crops, height = piece_crops(ink)
     options = []
-    for piece in _join(pieces, height):
-        rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
-        crop = np.where(np.isin(labels[rows, cols], piece.ids), ink[rows, cols], 0.0)
+    for piece, crop in crops:
         readings = [Reading((_part(crop, piece.top, piece.left),), ())]
-        if piece.width >= SPLIT_WIDTH * height:
+        if may_hold_several(piece, height):
             readings += _cuts(crop, piece.top, piece.left)
         options.append(readings)
     return Segmentation(options, height)
+
+
+def pair_input(crop: np.ndarray) -> np.ndarray:
+    """A piece's ink as the pair reader (digitclf.pair_reader) sees it: float32 PAIR_SHAPE."""
+    return fit_ink(crop, PAIR_SHAPE, PAIR_MARGIN)
 
 
 # ----- reading -----------------------------------------------------------------------------
@@ -344,6 +373,15 @@ def part_features(probabilities: np.ndarray, detector_margin: float,
 PART_WEIGHTS = np.array([7.477, 1.493, 0.597, -6.791, 3.634, -10.535, -6.696])
 
 
+class PairView(NamedTuple):
+    """The pair reader's log-probabilities for a piece: of the digits it holds (1, 2, 3+),
+    and of its first and of its second digit."""
+
+    held: np.ndarray  # (3,)
+    first: np.ndarray  # (10,)
+    second: np.ndarray  # (10,)
+
+
 class Candidates(NamedTuple):
     """Every part of every way to read an image's pieces, with what the networks make of it.
     The arrays hold the parts large enough to read, in the order of `keys` (id(part))."""
@@ -354,6 +392,7 @@ class Candidates(NamedTuple):
     probabilities: np.ndarray  # (N, 10)
     sizes: np.ndarray  # (N, 2): width and height over the typical digit height
     base_scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
+    pairs: dict[int, PairView]  # the pair reader's view of each piece that may hold several
 
 
 def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
@@ -369,7 +408,24 @@ def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     base = [part_features(p, m, box, segmentation.height) @ PART_WEIGHTS
             for p, m, box in zip(probabilities, margins, boxes)]
     sizes = np.array([(w, h) for _, _, w, h in boxes], dtype=np.float32) / segmentation.height
-    return Candidates(segmentation, list(inputs), x, probabilities, sizes, np.array(base))
+    return Candidates(segmentation, list(inputs), x, probabilities, sizes, np.array(base),
+                      read_pairs(segmentation))
+
+
+@functools.cache
+def _pair_reader() -> OnnxNet:
+    return OnnxNet(PAIR_READER_ONNX)
+
+
+def read_pairs(segmentation: Segmentation) -> dict[int, PairView]:
+    """The pair reader's view of each piece (by index) that is offered cuts."""
+    several = [i for i, readings in enumerate(segmentation.pieces) if len(readings) > 1]
+    if not several:
+        return {}
+    whole = np.stack([pair_input(segmentation.pieces[i][0].parts[0].ink) for i in several])
+    heads = np.split(run_batched(_pair_reader(), whole), np.cumsum(PAIR_HEADS)[:-1], axis=1)
+    held, first, second = (log_softmax(logits, axis=1) for logits in heads)
+    return {i: PairView(*views) for i, views in zip(several, zip(held, first, second))}
 
 
 @functools.cache
@@ -396,34 +452,53 @@ def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray
     return weights[:, 0] + (weights[:, 1:] * sizes).sum(axis=1)
 
 
-def best_parts(pieces: list[list[Reading]], scores: dict[int, float],
-               weights: np.ndarray) -> list[Part]:
-    """Each piece read the way that scores highest: its parts' scores (keyed by id(part)) and
-    its cuts' (cut_features @ weights) in total; a piece whose every reading has a part
-    too small to read (no score) is left out."""
+def best_readings(found: Candidates, scores: np.ndarray) -> list[tuple[int, Reading]]:
+    """Each piece (by index) read the way that scores highest: its parts' `scores` (in the
+    order of found.keys), its cuts' (cut_features @ cut_weights()) and the pair reader's
+    log-probability of its count of digits (x PAIR_COUNT_WEIGHT), in total. A piece whose
+    every reading has a part too small to read (no score) is left out."""
+    by_part = dict(zip(found.keys, scores.tolist()))
+    weights = cut_weights()
 
-    def score(reading: Reading) -> float:
-        if any(id(part) not in scores for part in reading.parts):
+    def score(index: int, reading: Reading) -> float:
+        if any(id(part) not in by_part for part in reading.parts):
             return -np.inf
-        return sum(scores[id(part)] for part in reading.parts) + cut_features(reading) @ weights
+        total = sum(by_part[id(part)] for part in reading.parts) + cut_features(reading) @ weights
+        if index in found.pairs:
+            total += PAIR_COUNT_WEIGHT * found.pairs[index].held[min(len(reading.parts), 3) - 1]
+        return total
 
-    chosen: list[Part] = []
-    for readings in pieces:
-        best = max(readings, key=score)
-        if score(best) > -np.inf:
-            chosen += best.parts
+    chosen = []
+    for index, readings in enumerate(found.segmentation.pieces):
+        scored = [(score(index, reading), reading) for reading in readings]
+        best, reading = max(scored, key=lambda item: item[0])
+        if best > -np.inf:
+            chosen.append((index, reading))
     return chosen
+
+
+def pair_priors(found: Candidates, chosen: list[tuple[int, Reading]]) -> np.ndarray:
+    """For each chosen part: the pair reader's log-probabilities of its digit (x
+    PAIR_DIGIT_WEIGHT) where its piece is read as two digits, else zeros: (N, 10)."""
+    rows = []
+    for index, reading in chosen:
+        view = found.pairs.get(index)
+        if view is not None and len(reading.parts) == 2:
+            rows += [PAIR_DIGIT_WEIGHT * view.first, PAIR_DIGIT_WEIGHT * view.second]
+        else:
+            rows += [np.zeros(10)] * len(reading.parts)
+    return np.array(rows, dtype=np.float32)
 
 
 def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
     """The number written in an image: one DigitResult per digit, left to right, and boxes."""
     found = candidates(predictor, image)
-    corrected = found.base_scores + score_corrections(found.inputs, found.sizes)
-    chosen = best_parts(found.segmentation.pieces, dict(zip(found.keys, corrected.tolist())),
-                        cut_weights())
-    if not chosen:
+    chosen = best_readings(found, found.base_scores + score_corrections(found.inputs, found.sizes))
+    parts = [part for _, reading in chosen for part in reading.parts]
+    if not parts:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
     inputs = dict(zip(found.keys, found.inputs))
-    digits = predictor.classify(np.stack([inputs[id(part)] for part in chosen]))
+    digits = predictor.classify(np.stack([inputs[id(part)] for part in parts]),
+                                log_prior=pair_priors(found, chosen))
     return NumberResult("".join(str(d.digit) for d in digits), tuple(digits),
-                        tuple(part.box for part in chosen))
+                        tuple(part.box for part in parts))

@@ -29,7 +29,8 @@ class UnsupportedModel(ValueError):
 class _Graph:
     """Collects ONNX nodes and weights while walking the layers; tracks the current tensor."""
 
-    def __init__(self) -> None:
+    def __init__(self, image_shape: tuple[int, int]) -> None:
+        self.image_shape = image_shape  # (height, width) of the input images
         self.nodes: list[onnx.NodeProto] = []
         self.weights: list[onnx.TensorProto] = []
         self.current = INPUT_NAME
@@ -67,9 +68,10 @@ def _translate(graph: _Graph, layer: layers.Layer) -> None:
         if layer.offset:
             graph.add("Add", graph.constant(f"{n}/offset", np.float32(layer.offset)), name=f"{n}/add")
     elif isinstance(layer, layers.Reshape):
-        if tuple(layer.target_shape) != (28, 28, 1):
+        if tuple(layer.target_shape) != (*graph.image_shape, 1):
             raise UnsupportedModel(f"reshape to {layer.target_shape} in layer {n!r}")
-        graph.add("Reshape", graph.constant(f"{n}/shape", np.array([-1, 1, 28, 28])), name=n)
+        graph.add("Reshape", graph.constant(f"{n}/shape", np.array([-1, 1, *graph.image_shape])),
+                  name=n)
         graph.channels_first = True  # one channel: NHWC and NCHW hold the same numbers
     elif isinstance(layer, layers.Conv2D) and type(layer) is layers.Conv2D:
         if tuple(layer.dilation_rate) != (1, 1) or layer.groups != 1:
@@ -108,13 +110,15 @@ def _translate(graph: _Graph, layer: layers.Layer) -> None:
 
 
 def to_onnx(model: keras.Model) -> onnx.ModelProto:
-    """The model (a chain of our layers on (N, 28, 28) images) as an ONNX graph."""
+    """The model (a chain of our layers on (N, height, width) images, such as MNIST's
+    (N, 28, 28)) as an ONNX graph."""
     if not is_chain(model):
         raise UnsupportedModel("the model is not a plain chain of layers")
     folded = fold_batch_norm(model)
-    if tuple(folded.input.shape[1:]) != (28, 28):
-        raise UnsupportedModel(f"input shape {folded.input.shape} is not (None, 28, 28)")
-    graph = _Graph()
+    image_shape = tuple(folded.input.shape[1:])
+    if len(image_shape) != 2 or None in image_shape:
+        raise UnsupportedModel(f"input shape {folded.input.shape} is not (None, height, width)")
+    graph = _Graph(image_shape)
     for layer in folded.layers[1:]:
         _translate(graph, layer)
     if graph.channels_first:
@@ -122,7 +126,7 @@ def to_onnx(model: keras.Model) -> onnx.ModelProto:
     outputs = int(folded.output.shape[-1])
     onnx_graph = helper.make_graph(
         graph.nodes, model.name,
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [None, 28, 28])],
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [None, *image_shape])],
         [helper.make_tensor_value_info(graph.current, TensorProto.FLOAT, [None, outputs])],
         initializer=graph.weights,
     )

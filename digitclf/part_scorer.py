@@ -92,14 +92,14 @@ def spelling_readings(pieces: list[list[tuple[str, ...] | None]],
     return right
 
 
-def held_out_digits(predictor: Predictor) -> tuple[np.ndarray, np.ndarray]:
-    """The training digits the predictor's model kept for validation and never learned from.
-    On digits it learned from, the classifier is surer than on new ones, and a scorer
-    trained on those does not carry over to the test digits."""
+def model_split(predictor: Predictor) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The predictor's model's split of the MNIST training digits: those it learned from, and
+    those it kept for validation and never learned from. On digits it learned from, the
+    classifier is surer than on new ones, so what learns from its confidences trains on
+    the held-out digits, to carry over to the test digits."""
     hyperparameters = predictor.card["hyperparameters"]
     config = TrainConfig(seed=hyperparameters["seed"], val_fraction=hyperparameters["val_fraction"])
-    _, held_out = split_train_val(config)
-    return held_out
+    return split_train_val(config)
 
 
 def training_pieces(count: int, touch_prob: float, break_prob: float,
@@ -108,7 +108,7 @@ def training_pieces(count: int, touch_prob: float, break_prob: float,
     a scan and as a photo (the other encodings give the same ink), as the shipped default
     model reads them."""
     predictor = load_predictor("default")
-    images, labels = held_out_digits(predictor)
+    _, (images, labels) = model_split(predictor)
     rng = np.random.default_rng(seed)
     out: list[TrainingPiece] = []
     for _ in range(count):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
+from scipy.special import softmax
 
 from .allocator import keep_buffers_on_heap
 from .errors import DigitclfError, ModelStoreError
@@ -108,10 +109,14 @@ class Predictor:
         margins = self._detector(model_inputs)[:, 0] - self._digit_threshold
         return probabilities, margins
 
-    def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
+    def classify(self, model_inputs: np.ndarray,
+                 log_prior: np.ndarray | None = None) -> list[DigitResult]:
         """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
-        each, with the not-a-digit check."""
+        each, with the not-a-digit check. `log_prior` (N, 10): evidence from elsewhere
+        (read_number's pair reader), added to the classifier's log-probabilities."""
         probs, margins = self.score(model_inputs)
+        if log_prior is not None:
+            probs = softmax(np.log(np.maximum(probs, 1e-12)) + log_prior, axis=1).astype(np.float32)
         digits = probs.argmax(axis=1)
         return [
             DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))

@@ -173,11 +173,27 @@ def _check_is_digit(ink: np.ndarray, image_pixels: float | None = None) -> tuple
     return slice(top, bottom), slice(left, right)
 
 
-def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area-averaging resize of a float image (anti-aliased, like MNIST's)."""
     resample = Image.BOX if width <= array.shape[1] else Image.BILINEAR
     image = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32))
     return np.asarray(image.resize((width, height), resample))
+
+
+def fit_ink(ink: np.ndarray, shape: tuple[int, int], margin: int) -> np.ndarray:
+    """The ink cropped to its box and scaled, keeping its aspect ratio, to fit `shape` less
+    `margin` pixels on every side; centred, float32 0..255 (darkest ink 255)."""
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = min((shape[0] - 2 * margin) / crop.shape[0], (shape[1] - 2 * margin) / crop.shape[1])
+    height, width = (max(1, round(side * scale)) for side in crop.shape)
+    fitted = resize(crop, width, height)
+    fitted = np.clip(fitted / np.float32(max(float(fitted.max()), 1e-6)), 0.0, 1.0)
+    top, left = (shape[0] - fitted.shape[0]) // 2, (shape[1] - fitted.shape[1]) // 2
+    out = np.zeros(shape, dtype=np.float32)
+    out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted * np.float32(255)
+    return out
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -226,7 +242,7 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     width MNIST strokes have after the 20-pixel fit."""
     height, width = crop.shape
     scale = WORK_SIZE / max(height, width)
-    resized = _resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
     pad = WORK_SIZE // 8
     work = np.zeros((resized.shape[0] + 2 * pad, resized.shape[1] + 2 * pad), np.float32)
     work[pad:-pad, pad:-pad] = resized / np.float32(max(float(resized.max()), 1e-6))
@@ -254,7 +270,7 @@ def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> np.ndarray:
     crop = work[rows, cols]
     height, width = crop.shape
     scale = FIT_BOX / max(height, width)
-    fitted = _resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
+    fitted = resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
     fitted = np.clip(fitted / np.float32(max(float(fitted.max()), 1e-6)), 0.0, 1.0)
     com_y, com_x = _centre_of_mass(fitted)
     top = min(max(round(14 - com_y), 0), 28 - fitted.shape[0])

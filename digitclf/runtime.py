@@ -25,7 +25,8 @@ Net = Callable[[np.ndarray], np.ndarray]
 
 
 class OnnxNet:
-    """An ONNX graph on ONNX Runtime: float32 (N, 28, 28) in, numpy (N, outputs) out."""
+    """An ONNX graph on ONNX Runtime: float32 images (N, 28, 28) (or the size the graph
+    takes) in, numpy (N, outputs) out."""
 
     def __init__(self, model: bytes | Path):
         options = ort.SessionOptions()

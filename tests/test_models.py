@@ -4,7 +4,14 @@ import pytest
 from keras import layers
 
 from digitclf.data import load_mnist
-from digitclf.models import ARCHITECTURES, build_model, compile_inference, fold_batch_norm, with_softmax
+from digitclf.models import (
+    ARCHITECTURES,
+    build_model,
+    build_slim,
+    compile_inference,
+    fold_batch_norm,
+    with_softmax,
+)
 from digitclf.onnx_export import UnsupportedModel, keras_net, to_onnx
 from digitclf.runtime import CHUNK, OnnxNet, run_batched
 
@@ -49,6 +56,16 @@ def test_onnx_translation_gives_the_keras_predictions(architecture):
     probabilities = OnnxNet(to_onnx(served).SerializeToString())(images)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     assert (probabilities.argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_onnx_translation_of_a_net_on_wider_images():
+    """The pair reader's shape: build_slim on 28x56 images with 23 outputs."""
+    model = _with_batch_statistics(build_slim((28, 56), 23, name="wide"))
+    images = np.concatenate([load_mnist("test")[0][:100], load_mnist("test")[0][100:200]], axis=2)
+    expected = model.predict(images.astype(np.float32), verbose=0)
+    assert expected.shape == (100, 23)
+    np.testing.assert_allclose(OnnxNet(to_onnx(model).SerializeToString())(images), expected,
+                               atol=1e-4)
 
 
 def test_a_model_onnx_cannot_express_runs_on_tensorflow_instead():

@@ -10,12 +10,15 @@ from digitclf import synth
 from digitclf.data import load_mnist
 from digitclf.errors import NoDigitError
 from digitclf.numbers import (
+    PAIR_SHAPE,
     PART_WEIGHTS,
     _without_slivers,
     candidates,
     cut_features,
     cut_weights,
+    pair_input,
     part_features,
+    read_pairs,
     score_corrections,
     segment,
 )
@@ -223,3 +226,57 @@ def test_learned_corrections_favour_cutting_touching_pairs(default_predictor, mn
                                                cut_weights()))
     assert len(base_leads) >= 20
     assert np.mean(np.array(corrected_leads) > np.array(base_leads)) >= 0.75
+
+
+def _ink_extent(x):
+    rows, cols = np.flatnonzero(x.any(axis=1)), np.flatnonzero(x.any(axis=0))
+    return len(rows), len(cols), (cols[0] + cols[-1]) / 2
+
+
+def test_pair_input_fits_a_piece_keeping_its_shape():
+    """The ink fits within 2 pixels of the 28x56 edge, centred, in its own proportions."""
+    centre = (PAIR_SHAPE[1] - 1) / 2
+    pair = pair_input(_ink((100, 200), (0, 0, 200, 100)))
+    assert pair.shape == PAIR_SHAPE and pair.max() == 255
+    assert _ink_extent(pair) == (24, 48, centre)
+    assert _ink_extent(pair_input(_ink((50, 50), (0, 0, 50, 50)))) == (24, 24, centre)
+    assert _ink_extent(pair_input(_ink((50, 520), (0, 0, 520, 50)))) == (5, 52, centre)
+
+
+def test_the_pair_reader_reads_touching_pairs_of_test_digits_whole(default_predictor, mnist_test):
+    """The pair reader learned on training digits; on touching pairs of test digits it
+    sees two digits and names both in most."""
+    held, named, pieces = 0, 0, 0
+    for seed in range(40):
+        ink, text = _touching_pair(*mnist_test, seed)
+        views = read_pairs(segment(ink))
+        if len(views) != 1 or len(segment(ink).pieces) != 1:
+            continue
+        (view,) = views.values()
+        pieces += 1
+        held += view.held.argmax() == 1
+        named += f"{view.first.argmax()}{view.second.argmax()}" == text
+        assert np.allclose([np.exp(v).sum() for v in view], 1.0, atol=1e-5)
+    assert pieces >= 30 and held >= 0.9 * pieces and named >= 0.8 * pieces
+
+
+def test_a_narrow_digit_is_not_shown_to_the_pair_reader(mnist_test):
+    images, _ = mnist_test
+    one = synth.render(images[2], height=0.6)  # the third MNIST test digit, a 1
+    assert read_pairs(segment(one)) == {}
+
+
+def test_classify_adds_evidence_from_elsewhere(default_predictor, mnist_test):
+    images, labels = mnist_test
+    x = images[:4].astype(np.float32)
+    plain = default_predictor.classify(x)
+    unchanged = default_predictor.classify(x, log_prior=np.zeros((4, 10), np.float32))
+    np.testing.assert_allclose([r.probabilities for r in unchanged],
+                               [r.probabilities for r in plain], atol=1e-6)
+    prior = np.zeros((4, 10), np.float32)
+    prior[0] = -50.0
+    prior[0, 3] = 0.0  # the first digit (a 7) can only be a 3
+    swayed = default_predictor.classify(x, log_prior=prior)
+    assert plain[0].digit == labels[0] == 7 and swayed[0].digit == 3
+    assert abs(swayed[0].probabilities.sum() - 1) < 1e-5
+    assert [r.digit for r in swayed[1:]] == [r.digit for r in plain[1:]]
