@@ -64,6 +64,8 @@ SEAM_REACH = 0.2  # a seam stays this close to its bottom column,
 SEAM_SLOPE = 2  # ... moves at most this many columns sideways per band,
 SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a band)
 SLIVER_INK = 0.1  # a cut part drops the bits apart from the rest holding less of its ink
+NEIGHBOUR_GAP = 0.15  # neighbours this close, one of them a stroke
+STROKE_WIDTH = 0.35  # ... at most this wide, are also offered read as one digit
 PAIR_SHAPE = (28, 56)  # a piece as the pair reader sees it: this size,
 PAIR_MARGIN = 2  # ... its ink fitted within this many pixels of the edge
 
@@ -100,12 +102,22 @@ class Reading(NamedTuple):
     cut_ink: tuple[float, ...]  # per cut, the ink it crosses over the piece's height (0..1)
 
 
+Span = tuple[int, int]  # pieces[start:stop], read as one
+
+
 class Segmentation(NamedTuple):
     """For each piece of ink that holds digits, left to right, the ways to read it (whole
-    first); and the typical digit height in pixels."""
+    first); the typical digit height in pixels; and for neighbours that may be one digit
+    drawn in two pieces (by the first's index), the ways to read the two as one."""
 
     pieces: list[list[Reading]]
     height: float
+    joined: dict[int, list[Reading]]
+
+    def spans(self) -> dict[Span, list[Reading]]:
+        """The ways to read each piece, and each pair of neighbours as one, by their span."""
+        return {**{(i, i + 1): readings for i, readings in enumerate(self.pieces)},
+                **{(i, i + 2): readings for i, readings in self.joined.items()}}
 
 
 @dataclass(frozen=True)
@@ -322,17 +334,39 @@ def may_hold_several(piece: Piece, height: float) -> bool:
     return piece.width >= SPLIT_WIDTH * height
 
 
+def _may_be_one(a: Piece, b: Piece, height: float) -> bool:
+    """Whether neighbours may be one digit drawn in two pieces (a stroke beside the rest)."""
+    return (b.left - a.right <= NEIGHBOUR_GAP * height
+            and min(a.width, b.width) <= STROKE_WIDTH * height)
+
+
+def _joined_crop(a: tuple[Piece, np.ndarray], b: tuple[Piece, np.ndarray]
+                 ) -> tuple[Piece, np.ndarray]:
+    piece = _union(a[0], b[0])
+    crop = np.zeros((piece.height, piece.width), dtype=a[1].dtype)
+    for part, ink in (a, b):
+        region = crop[part.top - piece.top : part.bottom - piece.top,
+                      part.left - piece.left : part.right - piece.left]
+        np.maximum(region, ink, out=region)
+    return piece, crop
+
+
+def _readings(piece: Piece, crop: np.ndarray, height: float) -> list[Reading]:
+    """The ways to read a piece: whole first, then cut into several digits when it is wide
+    enough."""
+    readings = [Reading((_part(crop, piece.top, piece.left),), ())]
+    if may_hold_several(piece, height):
+        readings += _cuts(crop, piece.top, piece.left)
+    return readings
+
+
 def segment(ink: np.ndarray) -> Segmentation:
-    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right; for each,
-    the ways to read it: whole first, then cut into several digits when it is wide enough."""
+    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, and the
+    ways to read each, and each pair of neighbours that may be one digit."""
     crops, height = piece_crops(ink)
-    options = []
-    for piece, crop in crops:
-        readings = [Reading((_part(crop, piece.top, piece.left),), ())]
-        if may_hold_several(piece, height):
-            readings += _cuts(crop, piece.top, piece.left)
-        options.append(readings)
-    return Segmentation(options, height)
+    joined = {i: _readings(*_joined_crop(a, b), height)
+              for i, (a, b) in enumerate(zip(crops, crops[1:])) if _may_be_one(a[0], b[0], height)}
+    return Segmentation([_readings(piece, crop, height) for piece, crop in crops], height, joined)
 
 
 def pair_input(crop: np.ndarray) -> np.ndarray:
@@ -392,13 +426,13 @@ class Candidates(NamedTuple):
     probabilities: np.ndarray  # (N, 10)
     sizes: np.ndarray  # (N, 2): width and height over the typical digit height
     base_scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
-    pairs: dict[int, PairView]  # the pair reader's view of each piece that may hold several
+    pairs: dict[Span, PairView]  # the pair reader's view of each span that may hold several
 
 
 def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     segmentation = segment(ink_map(decode_image(image)))
-    parts = {id(part): part for readings in segmentation.pieces for reading in readings
-             for part in reading.parts}
+    parts = {id(part): part for readings in segmentation.spans().values()
+             for reading in readings for part in reading.parts}
     inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
@@ -417,15 +451,16 @@ def _pair_reader() -> OnnxNet:
     return OnnxNet(PAIR_READER_ONNX)
 
 
-def read_pairs(segmentation: Segmentation) -> dict[int, PairView]:
-    """The pair reader's view of each piece (by index) that is offered cuts."""
-    several = [i for i, readings in enumerate(segmentation.pieces) if len(readings) > 1]
+def read_pairs(segmentation: Segmentation) -> dict[Span, PairView]:
+    """The pair reader's view of each span of pieces that is offered cuts."""
+    several = {span: readings[0].parts[0].ink
+               for span, readings in segmentation.spans().items() if len(readings) > 1}
     if not several:
         return {}
-    whole = np.stack([pair_input(segmentation.pieces[i][0].parts[0].ink) for i in several])
+    whole = np.stack([pair_input(ink) for ink in several.values()])
     heads = np.split(run_batched(_pair_reader(), whole), np.cumsum(PAIR_HEADS)[:-1], axis=1)
     held, first, second = (log_softmax(logits, axis=1) for logits in heads)
-    return {i: PairView(*views) for i, views in zip(several, zip(held, first, second))}
+    return {span: PairView(*views) for span, views in zip(several, zip(held, first, second))}
 
 
 @functools.cache
@@ -452,37 +487,48 @@ def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray
     return weights[:, 0] + (weights[:, 1:] * sizes).sum(axis=1)
 
 
-def best_readings(found: Candidates, scores: np.ndarray) -> list[tuple[int, Reading]]:
-    """Each piece (by index) read the way that scores highest: its parts' `scores` (in the
-    order of found.keys), its cuts' (cut_features @ cut_weights()) and the pair reader's
-    log-probability of its count of digits (x PAIR_COUNT_WEIGHT), in total. A piece whose
-    every reading has a part too small to read (no score) is left out."""
+def best_readings(found: Candidates, scores: np.ndarray) -> list[tuple[Span, Reading]]:
+    """The pieces read the way that scores highest in all, each on its own or two
+    neighbours as one. A reading scores its parts' `scores` (in the order of found.keys),
+    its cuts' (cut_features @ cut_weights()) and the pair reader's log-probability of its
+    count of digits (x PAIR_COUNT_WEIGHT). A piece whose every reading has a part too small
+    to read (no score) is left out."""
     by_part = dict(zip(found.keys, scores.tolist()))
     weights = cut_weights()
 
-    def score(index: int, reading: Reading) -> float:
+    def score(span: Span, reading: Reading) -> float:
         if any(id(part) not in by_part for part in reading.parts):
             return -np.inf
         total = sum(by_part[id(part)] for part in reading.parts) + cut_features(reading) @ weights
-        if index in found.pairs:
-            total += PAIR_COUNT_WEIGHT * found.pairs[index].held[min(len(reading.parts), 3) - 1]
+        if span in found.pairs:
+            total += PAIR_COUNT_WEIGHT * found.pairs[span].held[min(len(reading.parts), 3) - 1]
         return total
 
+    # best[i]: the highest total for pieces[:i], and the span and reading that end it
+    best: list[tuple[float, Span | None, Reading | None]] = [(0.0, None, None)]
+    spans = found.segmentation.spans()
+    for stop in range(1, len(found.segmentation.pieces) + 1):
+        options = [(best[start][0] + score((start, stop), reading), (start, stop), reading)
+                   for start in (stop - 1, stop - 2) for reading in spans.get((start, stop), [])]
+        if all(total == -np.inf for total, (start, _), _ in options if start == stop - 1):
+            options.append((best[stop - 1][0], (stop - 1, stop), None))  # nothing to read
+        best.append(max(options, key=lambda option: option[0]))
     chosen = []
-    for index, readings in enumerate(found.segmentation.pieces):
-        scored = [(score(index, reading), reading) for reading in readings]
-        best, reading = max(scored, key=lambda item: item[0])
-        if best > -np.inf:
-            chosen.append((index, reading))
-    return chosen
+    stop = len(best) - 1
+    while stop > 0:
+        _, (start, _), reading = best[stop]
+        if reading is not None:
+            chosen.append(((start, stop), reading))
+        stop = start
+    return chosen[::-1]
 
 
-def pair_priors(found: Candidates, chosen: list[tuple[int, Reading]]) -> np.ndarray:
+def pair_priors(found: Candidates, chosen: list[tuple[Span, Reading]]) -> np.ndarray:
     """For each chosen part: the pair reader's log-probabilities of its digit (x
-    PAIR_DIGIT_WEIGHT) where its piece is read as two digits, else zeros: (N, 10)."""
+    PAIR_DIGIT_WEIGHT) where its span is read as two digits, else zeros: (N, 10)."""
     rows = []
-    for index, reading in chosen:
-        view = found.pairs.get(index)
+    for span, reading in chosen:
+        view = found.pairs.get(span)
         if view is not None and len(reading.parts) == 2:
             rows += [PAIR_DIGIT_WEIGHT * view.first, PAIR_DIGIT_WEIGHT * view.second]
         else:

@@ -11,7 +11,7 @@ piece as two digits, combines the heads' view of each digit with the classifier'
 
 It learns from pieces of numbers written with the MNIST training digits the default model
 learned from (single wide digits, touching pairs and triples, some drawn broken), as a
-scan or as a photo. Retrain with `python -m digitclf.pair_reader` (about 10 minutes on two
+scan or as a photo. Retrain with `python -m digitclf.pair_reader` (about 20 minutes on two
 cores).
 """
 
@@ -46,7 +46,7 @@ from .preprocess import ink_map
 
 DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece holds,
 DIGITS_SHARES = (0.3, 0.6, 0.1)  # ... in these shares
-NUMBERS = 80_000  # training numbers written (those that come out as one wide piece are kept)
+NUMBERS = 120_000  # training numbers written (those that come out as one wide piece are kept)
 UNKNOWN = -1  # a head's target where the piece has no such digit
 
 
@@ -108,7 +108,7 @@ def head_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train read_number's pair reader.")
     parser.add_argument("--numbers", type=int, default=NUMBERS)
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=PAIR_READER_ONNX)
     args = parser.parse_args()
     started = time.perf_counter()

@@ -12,7 +12,12 @@ from digitclf.errors import NoDigitError
 from digitclf.numbers import (
     PAIR_SHAPE,
     PART_WEIGHTS,
+    Candidates,
+    Part,
+    Reading,
+    Segmentation,
     _without_slivers,
+    best_readings,
     candidates,
     cut_features,
     cut_weights,
@@ -65,6 +70,43 @@ def test_a_dotted_stroke_is_one_digit():
     dots = [(20 + round(6.7 * i), 20 + 15 * i, 8, 8) for i in range(7)]  # a slanting dotted 1
     ink = _ink((140, 200), *dots, (120, 20, 10, 98))
     assert _whole_boxes(ink) == [(20, 20, 48, 98), (120, 20, 10, 98)]
+
+
+def test_a_stroke_close_beside_a_digit_is_also_offered_as_part_of_it():
+    """A 0 drawn with a stroke just beside it (a pen slip, or a 1 written close): both ways
+    to read the two are offered; a stroke further away is a digit of its own."""
+    zero = ((20, 20, 60, 8), (20, 92, 60, 8), (20, 20, 8, 80), (72, 20, 8, 80))
+    close = segment(_ink((140, 240), *zero, (88, 25, 8, 70), (160, 20, 10, 80)))
+    assert [r[0].parts[0].box for r in close.pieces] == [(20, 20, 60, 80), (88, 25, 8, 70),
+                                                         (160, 20, 10, 80)]
+    assert list(close.joined) == [0] and close.joined[0][0].parts[0].box == (20, 20, 76, 80)
+    assert set(close.spans()) == {(0, 1), (1, 2), (2, 3), (0, 2)}
+    far = segment(_ink((140, 240), *zero, (110, 25, 8, 70)))
+    assert far.joined == {}
+
+
+def _whole(x):
+    return Reading((Part(np.ones((1, 1)), (x, 0, 1, 1)),), ())
+
+
+def _chosen_spans(scores_by_box):
+    """best_readings over three pieces (boxes at x 0, 1, 2) and the first two joined (x 9),
+    each read whole, with these part scores (None: too small to read)."""
+    pieces = [[_whole(x)] for x in range(3)]
+    joined = {0: [_whole(9)]}
+    parts = [r[0].parts[0] for r in pieces + list(joined.values())]
+    keys = [id(p) for p in parts if scores_by_box[p.box[0]] is not None]
+    scores = np.array([scores_by_box[p.box[0]] for p in parts if id(p) in keys])
+    found = Candidates(Segmentation(pieces, 100.0, joined), keys, *[None] * 4, {})
+    return [span for span, _ in best_readings(found, scores)]
+
+
+def test_the_best_readings_may_take_two_neighbours_as_one():
+    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -1.5}) == [(0, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -2.5}) == [(0, 1), (1, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -0.5}) == [(0, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -2.5}) == [(0, 1), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: None}) == [(0, 1), (2, 3)]
 
 
 def test_a_stray_speck_is_not_a_digit():
