@@ -8,13 +8,12 @@
     read_number:  every candidate crop goes through the same `to_mnist` as a single digit, all
                   in one batch, and is scored as a whole digit from the classifier's
                   confidence, the not-a-digit detector's margin and its size (part_features),
-                  plus a learned correction (digitclf.part_scorer) that tells touching pairs
-                  from wide digits; each piece is read the way whose parts score highest in
-                  total, less a learned price for the ink its cuts cross (touching digits
-                  part where their strokes meet; a cut through one digit crosses more).
-                  The pair reader (digitclf.pair_reader) reads such a piece whole as well:
-                  how many digits it holds weighs on each way to read it, and where it is
-                  read as two digits, its view of each joins the classifier's.
+                  less a fitted price for the ink its cuts cross (touching digits part
+                  where their strokes meet; a cut through one digit crosses more). The pair
+                  reader (digitclf.pair_reader) reads each piece that may hold several
+                  digits whole as well: how many digits it holds weighs on each way to read
+                  it, and where it is read as two digits, its view of each joins the
+                  classifier's. The pieces are read the way that scores highest in all.
 
 Images without ink raise NoDigitError.
 """
@@ -22,7 +21,6 @@ Images without ink raise NoDigitError.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, NamedTuple
@@ -38,8 +36,6 @@ from .predictor import DigitResult, Predictor
 from .preprocess import fit_ink, ink_map, to_mnist
 from .runtime import OnnxNet, run_batched
 
-PART_SCORER_ONNX = ASSET_DIR / "part_scorer.onnx"
-PART_SCORER_JSON = PART_SCORER_ONNX.with_suffix(".json")  # {"cut_weights": of cut_features}
 PAIR_READER_ONNX = ASSET_DIR / "pair_reader.onnx"
 PAIR_HEADS = (3, 10, 10)  # the pair reader's logits: digits held (1, 2, 3+), first, second
 PAIR_COUNT_WEIGHT = 2.0  # weights of its log-probabilities in a reading's score
@@ -405,6 +401,9 @@ def part_features(probabilities: np.ndarray, detector_margin: float,
 # of MNIST *training* digits. The classifier is about as sure of a squashed pair or half a
 # digit as of a real digit, so the detector's margin and the part's size carry the decision.
 PART_WEIGHTS = np.array([7.477, 1.493, 0.597, -6.791, 3.634, -10.535, -6.696])
+# The weights of cut_features in a reading's score, fitted the same way on numbers of the
+# training digits the default model held out, with more touching pairs.
+CUT_WEIGHTS = np.array([-0.794, -2.968])
 
 
 class PairView(NamedTuple):
@@ -424,8 +423,7 @@ class Candidates(NamedTuple):
     keys: list[int]
     inputs: np.ndarray  # float32 (N, 28, 28), as the model sees them
     probabilities: np.ndarray  # (N, 10)
-    sizes: np.ndarray  # (N, 2): width and height over the typical digit height
-    base_scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
+    scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
     pairs: dict[Span, PairView]  # the pair reader's view of each span that may hold several
 
 
@@ -441,8 +439,7 @@ def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     boxes = [parts[key].box for key in inputs]
     base = [part_features(p, m, box, segmentation.height) @ PART_WEIGHTS
             for p, m, box in zip(probabilities, margins, boxes)]
-    sizes = np.array([(w, h) for _, _, w, h in boxes], dtype=np.float32) / segmentation.height
-    return Candidates(segmentation, list(inputs), x, probabilities, sizes, np.array(base),
+    return Candidates(segmentation, list(inputs), x, probabilities, np.array(base),
                       read_pairs(segmentation))
 
 
@@ -463,43 +460,25 @@ def read_pairs(segmentation: Segmentation) -> dict[Span, PairView]:
     return {span: PairView(*views) for span, views in zip(several, zip(held, first, second))}
 
 
-@functools.cache
-def _part_scorer() -> OnnxNet:
-    return OnnxNet(PART_SCORER_ONNX)
-
-
-@functools.cache
-def cut_weights() -> np.ndarray:
-    """The weights of cut_features in a reading's score, learned with the part scorer."""
-    return np.array(json.loads(PART_SCORER_JSON.read_text())["cut_weights"])
-
-
 def cut_features(reading: Reading) -> np.ndarray:
     """What speaks against a reading's cuts: the ink they cross in all and at most in one.
     Touching digits part where their strokes meet; a cut through a digit crosses more."""
     return np.array([sum(reading.cut_ink), max(reading.cut_ink, default=0.0)])
 
 
-def score_corrections(model_inputs: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """part_scorer's learned correction to each part's score: (N,). Its net gives three
-    numbers per model input, weighing (1, width, height) of the part."""
-    weights = run_batched(_part_scorer(), model_inputs)
-    return weights[:, 0] + (weights[:, 1:] * sizes).sum(axis=1)
-
-
-def best_readings(found: Candidates, scores: np.ndarray) -> list[tuple[Span, Reading]]:
+def best_readings(found: Candidates) -> list[tuple[Span, Reading]]:
     """The pieces read the way that scores highest in all, each on its own or two
-    neighbours as one. A reading scores its parts' `scores` (in the order of found.keys),
-    its cuts' (cut_features @ cut_weights()) and the pair reader's log-probability of its
-    count of digits (x PAIR_COUNT_WEIGHT). A piece whose every reading has a part too small
-    to read (no score) is left out."""
-    by_part = dict(zip(found.keys, scores.tolist()))
-    weights = cut_weights()
+    neighbours as one. A reading scores its parts' scores, its cuts' (cut_features @
+    CUT_WEIGHTS) and the pair reader's log-probability of its count of digits (x
+    PAIR_COUNT_WEIGHT). A piece whose every reading has a part too small to read (no
+    score) is left out."""
+    by_part = dict(zip(found.keys, found.scores.tolist()))
 
     def score(span: Span, reading: Reading) -> float:
         if any(id(part) not in by_part for part in reading.parts):
             return -np.inf
-        total = sum(by_part[id(part)] for part in reading.parts) + cut_features(reading) @ weights
+        total = sum(by_part[id(part)] for part in reading.parts)
+        total += cut_features(reading) @ CUT_WEIGHTS
         if span in found.pairs:
             total += PAIR_COUNT_WEIGHT * found.pairs[span].held[min(len(reading.parts), 3) - 1]
         return total
@@ -539,7 +518,7 @@ def pair_priors(found: Candidates, chosen: list[tuple[Span, Reading]]) -> np.nda
 def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
     """The number written in an image: one DigitResult per digit, left to right, and boxes."""
     found = candidates(predictor, image)
-    chosen = best_readings(found, found.base_scores + score_corrections(found.inputs, found.sizes))
+    chosen = best_readings(found)
     parts = [part for _, reading in chosen for part in reading.parts]
     if not parts:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")

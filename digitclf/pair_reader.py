@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from . import synth
+from .config import TrainConfig
 from .imageio import decode_image
 from .models import build_slim
 from .numbers import (
@@ -40,14 +41,22 @@ from .numbers import (
     piece_crops,
 )
 from .onnx_export import to_onnx
-from .part_scorer import model_split
-from .predictor import load_predictor
+from .predictor import Predictor, load_predictor
 from .preprocess import ink_map
+from .train import split_train_val
 
 DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece holds,
 DIGITS_SHARES = (0.3, 0.6, 0.1)  # ... in these shares
 NUMBERS = 120_000  # training numbers written (those that come out as one wide piece are kept)
 UNKNOWN = -1  # a head's target where the piece has no such digit
+
+
+def model_split(predictor: Predictor) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The predictor's model's split of the MNIST training digits: those it learned from, and
+    those it kept for validation and never saw."""
+    hyperparameters = predictor.card["hyperparameters"]
+    config = TrainConfig(seed=hyperparameters["seed"], val_fraction=hyperparameters["val_fraction"])
+    return split_train_val(config)
 
 
 def training_pieces(count: int, seed: int, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
