@@ -254,9 +254,12 @@ def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
 
     # The Models page lists it; make it active from there.
     open_page(page, dashboard, "models", heading="Models")
-    table = page.get_by_test_id("stDataFrame").first
-    page.wait_for_function("() => document.querySelectorAll('td[role=gridcell]').length > 0")
-    assert "e2e-tiny" in table.locator("td[role=gridcell]").all_text_contents()
+    # The grid fills its cells in after it appears: wait (up to 30 s) for the new model's row.
+    page.wait_for_function("""() => {
+        const table = document.querySelector('[data-testid=stDataFrame]');
+        return table !== null && [...table.querySelectorAll('td[role=gridcell]')]
+            .some(cell => cell.textContent.trim() === 'e2e-tiny');
+    }""", timeout=30_000)
     page.get_by_test_id("stSelectbox").filter(has_text="Manage model").click()
     page.get_by_role("option", name="e2e-tiny", exact=True).click()
     wait_idle(page)
