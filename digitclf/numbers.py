@@ -316,16 +316,17 @@ def _cuts(ink: np.ndarray, top: int, left: int) -> list[Reading]:
     return readings
 
 
+def _crop(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
+    """A piece's own ink, cropped to its box."""
+    rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
+    return np.where(np.isin(labels[rows, cols], piece.ids), ink[rows, cols], 0.0)
+
+
 def piece_crops(ink: np.ndarray) -> tuple[list[tuple[Piece, np.ndarray]], float]:
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, each
     with its ink cropped to its box; and the typical digit height."""
     labels, pieces, height = _pieces(ink)
-    crops = []
-    for piece in _join(pieces, height):
-        rows, cols = slice(piece.top, piece.bottom), slice(piece.left, piece.right)
-        inside = np.isin(labels[rows, cols], piece.ids)
-        crops.append((piece, np.where(inside, ink[rows, cols], 0.0)))
-    return crops, height
+    return [(piece, _crop(ink, labels, piece)) for piece in _join(pieces, height)], height
 
 
 def may_hold_several(piece: Piece, height: float) -> bool:
@@ -339,20 +340,10 @@ def _may_be_one(a: Piece, b: Piece, height: float) -> bool:
             and min(a.width, b.width) <= STROKE_WIDTH * height)
 
 
-def _joined_crop(a: tuple[Piece, np.ndarray], b: tuple[Piece, np.ndarray]
-                 ) -> tuple[Piece, np.ndarray]:
-    piece = _union(a[0], b[0])
-    crop = np.zeros((piece.height, piece.width), dtype=a[1].dtype)
-    for part, ink in (a, b):
-        region = crop[part.top - piece.top : part.bottom - piece.top,
-                      part.left - piece.left : part.right - piece.left]
-        np.maximum(region, ink, out=region)
-    return piece, crop
-
-
-def _readings(piece: Piece, crop: np.ndarray, height: float) -> list[Reading]:
+def _readings(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float) -> list[Reading]:
     """The ways to read a piece: whole first, then cut into several digits when it is wide
     enough."""
+    crop = _crop(ink, labels, piece)
     readings = [Reading((_part(crop, piece.top, piece.left),), ())]
     if may_hold_several(piece, height):
         readings += _cuts(crop, piece.top, piece.left)
@@ -362,10 +353,12 @@ def _readings(piece: Piece, crop: np.ndarray, height: float) -> list[Reading]:
 def segment(ink: np.ndarray) -> Segmentation:
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, and the
     ways to read each, and each pair of neighbours that may be one digit."""
-    crops, height = piece_crops(ink)
-    joined = {i: _readings(*_joined_crop(a, b), height)
-              for i, (a, b) in enumerate(zip(crops, crops[1:])) if _may_be_one(a[0], b[0], height)}
-    return Segmentation([_readings(piece, crop, height) for piece, crop in crops], height, joined)
+    labels, pieces, height = _pieces(ink)
+    pieces = _join(pieces, height)
+    joined = {i: _readings(ink, labels, _union(a, b), height)
+              for i, (a, b) in enumerate(zip(pieces, pieces[1:])) if _may_be_one(a, b, height)}
+    return Segmentation([_readings(ink, labels, piece, height) for piece in pieces], height,
+                        joined)
 
 
 def pair_input(crop: np.ndarray) -> np.ndarray:

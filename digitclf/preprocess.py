@@ -173,11 +173,18 @@ def _check_is_digit(ink: np.ndarray, image_pixels: float | None = None) -> tuple
     return slice(top, bottom), slice(left, right)
 
 
-def resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
+def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area-averaging resize of a float image (anti-aliased, like MNIST's)."""
     resample = Image.BOX if width <= array.shape[1] else Image.BILINEAR
     image = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32))
     return np.asarray(image.resize((width, height), resample))
+
+
+def _scaled(crop: np.ndarray, scale: float) -> np.ndarray:
+    """The crop resized by `scale` (at least a pixel each way), its darkest ink at 1."""
+    height, width = (max(1, round(side * scale)) for side in crop.shape)
+    fitted = _resize(crop, width, height)
+    return np.clip(fitted / np.float32(max(float(fitted.max()), 1e-6)), 0.0, 1.0)
 
 
 def fit_ink(ink: np.ndarray, shape: tuple[int, int], margin: int) -> np.ndarray:
@@ -187,9 +194,7 @@ def fit_ink(ink: np.ndarray, shape: tuple[int, int], margin: int) -> np.ndarray:
     cols = np.flatnonzero(ink.any(axis=0))
     crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = min((shape[0] - 2 * margin) / crop.shape[0], (shape[1] - 2 * margin) / crop.shape[1])
-    height, width = (max(1, round(side * scale)) for side in crop.shape)
-    fitted = resize(crop, width, height)
-    fitted = np.clip(fitted / np.float32(max(float(fitted.max()), 1e-6)), 0.0, 1.0)
+    fitted = _scaled(crop, scale)
     top, left = (shape[0] - fitted.shape[0]) // 2, (shape[1] - fitted.shape[1]) // 2
     out = np.zeros(shape, dtype=np.float32)
     out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted * np.float32(255)
@@ -240,12 +245,10 @@ def _dilate_disk(image: np.ndarray, radius: float) -> np.ndarray:
 def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     """Rescale the crop so its long side is WORK_SIZE and thicken thin strokes to the
     width MNIST strokes have after the 20-pixel fit."""
-    height, width = crop.shape
-    scale = WORK_SIZE / max(height, width)
-    resized = resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = _scaled(crop, WORK_SIZE / max(crop.shape))
     pad = WORK_SIZE // 8
     work = np.zeros((resized.shape[0] + 2 * pad, resized.shape[1] + 2 * pad), np.float32)
-    work[pad:-pad, pad:-pad] = resized / np.float32(max(float(resized.max()), 1e-6))
+    work[pad:-pad, pad:-pad] = resized
     target = MNIST_STROKE * WORK_SIZE / FIT_BOX
     # Measured inside a one-pixel ring of background, where every pixel's nearest background
     # lies: the same distances as on the whole padded image, for fewer pixels.
@@ -269,9 +272,7 @@ def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> np.ndarray:
     rows, cols = _check_is_digit(work)
     crop = work[rows, cols]
     height, width = crop.shape
-    scale = FIT_BOX / max(height, width)
-    fitted = resize(crop, max(1, round(width * scale)), max(1, round(height * scale)))
-    fitted = np.clip(fitted / np.float32(max(float(fitted.max()), 1e-6)), 0.0, 1.0)
+    fitted = _scaled(crop, FIT_BOX / max(height, width))
     com_y, com_x = _centre_of_mass(fitted)
     top = min(max(round(14 - com_y), 0), 28 - fitted.shape[0])
     left = min(max(round(14 - com_x), 0), 28 - fitted.shape[1])
