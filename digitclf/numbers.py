@@ -32,7 +32,7 @@ from scipy.special import log_softmax
 from .errors import NoDigitError
 from .imageio import ImageSource, decode_image
 from .paths import ASSET_DIR
-from .predictor import DigitResult, Predictor
+from .predictor import DigitResult, Predictor, digit_results
 from .preprocess import fit_ink, ink_map, to_mnist
 from .runtime import OnnxNet, run_batched
 
@@ -419,6 +419,7 @@ class Candidates(NamedTuple):
     keys: list[int]
     inputs: np.ndarray  # float32 (N, 28, 28), as the model sees them
     probabilities: np.ndarray  # (N, 10)
+    margins: np.ndarray  # (N,): the not-a-digit detector's (Predictor.score)
     scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
     pairs: dict[Span, PairView]  # the pair reader's view of each span that may hold several
 
@@ -435,7 +436,7 @@ def candidates(predictor: Predictor, image: ImageSource) -> Candidates:
     boxes = [parts[key].box for key in inputs]
     base = [part_features(p, m, box, segmentation.height) @ PART_WEIGHTS
             for p, m, box in zip(probabilities, margins, boxes)]
-    return Candidates(segmentation, list(inputs), x, probabilities, np.array(base),
+    return Candidates(segmentation, list(inputs), x, probabilities, margins, np.array(base),
                       read_pairs(segmentation))
 
 
@@ -518,8 +519,9 @@ def read_number(predictor: Predictor, image: ImageSource) -> NumberResult:
     parts = [part for _, reading in chosen for part in reading.parts]
     if not parts:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
-    inputs = dict(zip(found.keys, found.inputs))
-    digits = predictor.classify(np.stack([inputs[id(part)] for part in parts]),
-                                log_prior=pair_priors(found, chosen))
+    row = {key: i for i, key in enumerate(found.keys)}
+    rows = [row[id(part)] for part in parts]
+    digits = digit_results(found.inputs[rows], found.probabilities[rows], found.margins[rows],
+                           log_prior=pair_priors(found, chosen))
     return NumberResult("".join(str(d.digit) for d in digits), tuple(digits),
                         tuple(part.box for part in parts))

@@ -109,19 +109,25 @@ class Predictor:
         margins = self._detector(model_inputs)[:, 0] - self._digit_threshold
         return probabilities, margins
 
-    def classify(self, model_inputs: np.ndarray,
-                 log_prior: np.ndarray | None = None) -> list[DigitResult]:
+    def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
         """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
-        each, with the not-a-digit check. `log_prior` (N, 10): evidence from elsewhere
-        (read_number's pair reader), added to the classifier's log-probabilities."""
-        probs, margins = self.score(model_inputs)
-        if log_prior is not None:
-            probs = softmax(np.log(np.maximum(probs, 1e-12)) + log_prior, axis=1).astype(np.float32)
-        digits = probs.argmax(axis=1)
-        return [
-            DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
-            for d, p, x, margin in zip(digits, probs, model_inputs, margins)
-        ]
+        each, with the not-a-digit check."""
+        return digit_results(model_inputs, *self.score(model_inputs))
+
+
+def digit_results(model_inputs: np.ndarray, probabilities: np.ndarray, margins: np.ndarray,
+                  log_prior: np.ndarray | None = None) -> list[DigitResult]:
+    """One DigitResult per prepared input from what `Predictor.score` made of them.
+    `log_prior` (N, 10): evidence from elsewhere (read_number's pair reader), added to the
+    classifier's log-probabilities."""
+    if log_prior is not None:
+        probabilities = softmax(np.log(np.maximum(probabilities, 1e-12)) + log_prior, axis=1)
+        probabilities = probabilities.astype(np.float32)
+    digits = probabilities.argmax(axis=1)
+    return [
+        DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
+        for d, p, x, margin in zip(digits, probabilities, model_inputs, margins)
+    ]
 
 
 @functools.cache

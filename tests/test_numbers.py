@@ -24,6 +24,7 @@ from digitclf.numbers import (
     read_pairs,
     segment,
 )
+from digitclf.predictor import digit_results
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +94,7 @@ def _chosen_spans(scores_by_box):
     parts = [r[0].parts[0] for r in pieces + list(joined.values())]
     keys = [id(p) for p in parts if scores_by_box[p.box[0]] is not None]
     scores = np.array([scores_by_box[p.box[0]] for p in parts if id(p) in keys])
-    found = Candidates(Segmentation(pieces, 100.0, joined), keys, None, None, scores, {})
+    found = Candidates(Segmentation(pieces, 100.0, joined), keys, None, None, None, scores, {})
     return [span for span, _ in best_readings(found)]
 
 
@@ -259,17 +260,18 @@ def test_a_narrow_digit_is_not_shown_to_the_pair_reader(mnist_test):
     assert read_pairs(segment(one)) == {}
 
 
-def test_classify_adds_evidence_from_elsewhere(default_predictor, mnist_test):
+def test_digit_results_add_evidence_from_elsewhere(default_predictor, mnist_test):
     images, labels = mnist_test
     x = images[:4].astype(np.float32)
+    scored = default_predictor.score(x)
     plain = default_predictor.classify(x)
-    unchanged = default_predictor.classify(x, log_prior=np.zeros((4, 10), np.float32))
+    unchanged = digit_results(x, *scored, log_prior=np.zeros((4, 10), np.float32))
     np.testing.assert_allclose([r.probabilities for r in unchanged],
                                [r.probabilities for r in plain], atol=1e-6)
     prior = np.zeros((4, 10), np.float32)
     prior[0] = -50.0
     prior[0, 3] = 0.0  # the first digit (a 7) can only be a 3
-    swayed = default_predictor.classify(x, log_prior=prior)
+    swayed = digit_results(x, *scored, log_prior=prior)
     assert plain[0].digit == labels[0] == 7 and swayed[0].digit == 3
     assert abs(swayed[0].probabilities.sum() - 1) < 1e-5
     assert [r.digit for r in swayed[1:]] == [r.digit for r in plain[1:]]
