@@ -18,6 +18,7 @@ from . import tf_setup  # noqa: F401
 import keras
 import tensorflow as tf
 
+from .atomic import replace_atomically
 from .augment import augment_batch
 from .data import load_mnist
 from .errors import NoDigitError
@@ -113,9 +114,9 @@ def train_detector(seed: int = 0, epochs: int = 8) -> tuple[keras.Model, dict]:
 def main() -> None:
     model, info = train_detector()
     ASSET_DIR.mkdir(exist_ok=True)
-    model.save(DETECTOR_KERAS)
-    DETECTOR_ONNX.write_bytes(to_onnx(model).SerializeToString())
-    DETECTOR_INFO.write_text(json.dumps(info, indent=2))
+    replace_atomically(DETECTOR_KERAS, model.save)
+    replace_atomically(DETECTOR_ONNX, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
+    replace_atomically(DETECTOR_INFO, lambda tmp: tmp.write_text(json.dumps(info, indent=2)))
     print(json.dumps(info, indent=2))
 
 

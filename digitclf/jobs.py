@@ -33,11 +33,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import TEMP_PREFIX, replace_atomically
 from .config import TrainConfig, config_for
 from .errors import DigitclfError, ModelStoreError
 from .paths import REPO_ROOT
 from .progress import TrainingEvent, read_events
-from .store import TEMP_PREFIX, ModelStore, check_name
+from .store import ModelStore, check_name
 
 JOB_FILE = "job.json"
 EVENTS_FILE = "events.jsonl"
@@ -226,9 +227,8 @@ def start(name: str, preset: str = "fast", *, activate: bool = False, overwrite:
                   {k: v for k, v in hyperparameters.items() if v is not None},
                   activate, overwrite, str(store.root.absolute()))
         record = {k: v for k, v in dataclasses.asdict(job).items() if k != "folder"}
-        tmp = folder / (JOB_FILE + ".tmp")
-        tmp.write_text(json.dumps({**record, "argv": argv[1:]}, indent=2))
-        os.replace(tmp, folder / JOB_FILE)
+        replace_atomically(folder / JOB_FILE, lambda tmp: tmp.write_text(
+            json.dumps({**record, "argv": argv[1:]}, indent=2)))
     return job
 
 

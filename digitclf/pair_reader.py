@@ -29,6 +29,7 @@ import keras
 import tensorflow as tf
 
 from . import synth
+from .atomic import replace_atomically
 from .config import TrainConfig
 from .imageio import decode_image
 from .models import build_slim
@@ -129,7 +130,7 @@ def main() -> None:
     accuracy = head_accuracy(model, *training_pieces(4000, 7, held_out=True))
     print("on pieces of held-out digits: " + ", ".join(
         f"{head} {value:.2%}" for head, value in zip(("count", "first", "second"), accuracy)))
-    args.out.write_bytes(to_onnx(model).SerializeToString())
+    replace_atomically(args.out, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
     print(f"saved {args.out} after {time.perf_counter() - started:.0f} s")
 
 

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from .atomic import TEMP_PREFIX, replace_atomically
 from .errors import ModelStoreError
 from .paths import REPO_ROOT
 
@@ -27,7 +28,6 @@ MODEL_FILE = "model.keras"
 ONNX_FILE = "model.onnx"
 CARD_FILE = "card.json"
 ACTIVE_FILE = "active.json"
-TEMP_PREFIX = ".tmp-"
 
 
 def models_dir() -> Path:
@@ -41,19 +41,6 @@ def check_name(name: str) -> str:
             f"invalid model name {name!r}: use 1-64 letters, digits, '-' or '_'"
         )
     return name
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -152,7 +139,8 @@ class ModelStore:
 
     def set_active(self, name: str) -> None:
         self.path(name)
-        _write_json_atomic(self.root / ACTIVE_FILE, {"active": name})
+        replace_atomically(self.root / ACTIVE_FILE,
+                           lambda tmp: tmp.write_text(json.dumps({"active": name}, indent=2)))
 
     # ----- writing -------------------------------------------------------------------
     def save(self, name: str, model, card: dict[str, Any], overwrite: bool = False) -> Path:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
+from digitclf.atomic import replace_atomically
 from digitclf.data import load_mnist
 from digitclf.errors import ModelStoreError
 from digitclf.store import ModelStore, check_name
@@ -68,6 +69,22 @@ def test_failure_while_saving_leaves_nothing(store_env):
         store.save("broken", Broken(), {"architecture": "cnn"})
     assert store.names() == ["tiny"]
     assert sorted(p.name for p in store_env.iterdir()) == ["tiny"]
+
+
+def test_a_file_is_replaced_whole_or_not_at_all(tmp_path):
+    target = tmp_path / "info.json"
+    target.write_text("old")
+
+    def fails_halfway(tmp):
+        tmp.write_text("half of the new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        replace_atomically(target, fails_halfway)
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["info.json"]
+    replace_atomically(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == "new" and os.listdir(tmp_path) == ["info.json"]
+    assert target.stat().st_mode & 0o777 == 0o644
 
 
 def test_corrupt_model_file_is_a_clear_error(store_env):
