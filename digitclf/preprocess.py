@@ -27,6 +27,8 @@ MIN_EXTENT_PX = 4  # the ink's bounding box must be at least this long on its lo
 SPECK_THRESHOLD = 0.2  # ink above this forms the pieces that specks are told apart by
 WORK_SIZE = 80  # the crop is normalised at this resolution (4x the 20-pixel box)
 MNIST_STROKE = 2.8  # median MNIST stroke width, in pixels of the 28x28 image
+PEN_SKIP = 0.075  # a gap narrower than this share of the long side, in ink of several pieces,
+# is where the pen skipped: it is closed (as JOIN_GAP in numbers joins such pieces)
 FIT_BOX = 20
 COARSE_SIZE = 64  # preprocess locates the ink on a grid about this many blocks across
 # 4- and 8-neighbourhoods, made once (scipy makes them anew per call otherwise)
@@ -255,7 +257,47 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     width_now = _stroke_width_estimate(work[pad - 1 : 1 - pad, pad - 1 : 1 - pad] > 0.5)
     if width_now < target:
         work = _dilate_disk(work, (target - width_now) / 2)
-    return work
+    return _close_pen_skips(work)
+
+
+def _close_pen_skips(work: np.ndarray) -> np.ndarray:
+    """Bridge the gaps where a pen skipped (a 0 open at the top reads as a 6): where two
+    pieces of ink come within PEN_SKIP of each other, a grey closing by a disk that wide
+    fills the gap between them. Within one piece nothing changes, so narrow loops stay open
+    and a digit in one piece is left exactly as it was."""
+    pieces, count = ndimage.label(work > 0.5, SQUARE)
+    if count < 2:
+        return work
+    radius = PEN_SKIP * WORK_SIZE / 2
+    region = _where_pieces_meet(pieces, radius)
+    if region is None:
+        return work
+    # Maxima over the disk by _dilate_disk; minima and the closing's erosion as maxima of
+    # complements. The region leaves room for the closing around where the pieces meet.
+    ids, ink = pieces[region], work[region]
+    highest = _dilate_disk(ids.astype(np.float32), radius)
+    lowest = count + 1 - _dilate_disk(np.where(ids > 0, count + 1 - ids, 0).astype(np.float32), radius)
+    between = (lowest <= count) & (lowest != highest)  # within reach of two pieces
+    closed = 1 - _dilate_disk(1 - _dilate_disk(ink, radius), radius)
+    out = work.copy()
+    out[region] = np.where(between, closed, ink)
+    return out
+
+
+def _where_pieces_meet(pieces: np.ndarray, radius: float) -> tuple[slice, slice] | None:
+    """The box around every place within `radius` of two labelled pieces (where their
+    boxes, grown by it, overlap), grown by twice the radius more; None if there is none."""
+    boxes = np.array([(rows.start, cols.start, rows.stop, cols.stop)
+                      for rows, cols in ndimage.find_objects(pieces)], dtype=float)
+    grown = boxes + radius * np.array([-1, -1, 1, 1])
+    top, left = (np.maximum(grown[:, None, i], grown[None, :, i]) for i in (0, 1))
+    bottom, right = (np.minimum(grown[:, None, i], grown[None, :, i]) for i in (2, 3))
+    meet = (top < bottom) & (left < right) & ~np.eye(len(boxes), dtype=bool)
+    if not meet.any():
+        return None
+    room = 2 * radius
+    return (slice(max(0, int(top[meet].min() - room)), int(np.ceil(bottom[meet].max() + room))),
+            slice(max(0, int(left[meet].min() - room)), int(np.ceil(right[meet].max() + room))))
 
 
 def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:

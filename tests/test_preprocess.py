@@ -12,8 +12,10 @@ from digitclf.data import load_mnist
 from digitclf.errors import ImageError, NoDigitError
 from digitclf import imageio
 from digitclf.imageio import decode_image, decode_pixels, to_unit
+from digitclf import preprocess as preprocess_module
 from digitclf.preprocess import (
-    _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width, to_mnist,
+    _close_pen_skips, _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width,
+    to_mnist,
 )
 
 SAMPLES = 12  # test digits per encoding
@@ -267,3 +269,42 @@ def test_stroke_width_estimate_is_close_to_the_euclidean_one(digits):
             mask = synth.render(digit, canvas=(100, 100), height=0.8, pen=pen,
                                 slant_deg=10.0 * (i % 3 - 1)) > 0.5
             assert _stroke_width_estimate(mask) == pytest.approx(stroke_width(mask), rel=0.04)
+
+
+def _half_rings(gap: int) -> np.ndarray:
+    """A ring (a 0) at the preprocessing's work size, cut into left and right halves by a
+    vertical band `gap` pixels wide."""
+    yy, xx = np.mgrid[0:100, 0:100] - 50.0
+    ring = (np.hypot(yy, xx) > 25) & (np.hypot(yy, xx) < 36)
+    return (ring & (np.abs(xx) >= gap / 2)).astype(np.float32)
+
+
+def test_a_pen_skip_between_two_pieces_is_closed():
+    bridged = _close_pen_skips(_half_rings(gap=4))
+    _, count = ndimage.label(bridged > 0.5, np.ones((3, 3)))
+    assert count == 1
+    holes, _ = ndimage.label(bridged <= 0.5)
+    assert holes[50, 50] != holes[0, 0]  # the ring is closed around its middle
+
+
+def test_gaps_wider_than_a_pen_skip_and_gaps_within_one_piece_stay_open():
+    apart = _half_rings(gap=14)
+    np.testing.assert_array_equal(_close_pen_skips(apart), apart)
+    open_ring = _half_rings(gap=4)
+    open_ring[50:] = _half_rings(gap=0)[50:]  # cut at the top only: one piece, a C
+    np.testing.assert_array_equal(_close_pen_skips(open_ring), open_ring)
+
+
+def test_broken_digits_are_read_better_with_their_pen_skips_closed(default_predictor, monkeypatch):
+    images, labels = load_mnist("test")
+    rng = np.random.default_rng(0)
+    chosen = rng.choice(len(images), 1500, replace=False)
+    broken = [np.pad(synth._break(synth._tile(images[i], 60), rng), 30) for i in chosen]
+
+    def errors() -> int:
+        x = np.stack([to_mnist(ink) for ink in broken])
+        return int((default_predictor.predict(x).argmax(axis=1) != labels[chosen]).sum())
+
+    bridged = errors()
+    monkeypatch.setattr(preprocess_module, "_close_pen_skips", lambda work: work)
+    assert bridged < errors()
