@@ -276,7 +276,8 @@ def _close_pen_skips(work: np.ndarray) -> np.ndarray:
     # complements. The region leaves room for the closing around where the pieces meet.
     ids, ink = pieces[region], work[region]
     highest = _dilate_disk(ids.astype(np.float32), radius)
-    lowest = count + 1 - _dilate_disk(np.where(ids > 0, count + 1 - ids, 0).astype(np.float32), radius)
+    reversed_ids = np.where(ids > 0, count + 1 - ids, 0).astype(np.float32)
+    lowest = count + 1 - _dilate_disk(reversed_ids, radius)
     between = (lowest <= count) & (lowest != highest)  # within reach of two pieces
     closed = 1 - _dilate_disk(1 - _dilate_disk(ink, radius), radius)
     out = work.copy()
