@@ -150,7 +150,8 @@ def _digit_height(pieces: list[Piece]) -> float:
 
 def _pieces(ink: np.ndarray) -> tuple[np.ndarray, list[Piece], float]:
     """Label the ink, strokes less than JOIN_GAP apart as one piece: the labels (0 off the
-    ink), the pieces and the typical digit height."""
+    ink), the pieces that hold digits (joined by _join, left to right) and the typical digit
+    height."""
     mask = ink > 0
     _, components = _components(mask)
     if not components:
@@ -162,7 +163,7 @@ def _pieces(ink: np.ndarray) -> tuple[np.ndarray, list[Piece], float]:
     boxes = ndimage.find_objects(labels, max_label=len(pieces))
     pieces = [Piece(p.ids, rows.start, cols.start, rows.stop, cols.stop)
               for p, (rows, cols) in zip(pieces, boxes)]
-    return labels, pieces, height
+    return labels, _join(pieces, height), height
 
 
 def _union(a: Piece, b: Piece) -> Piece:
@@ -326,7 +327,7 @@ def piece_crops(ink: np.ndarray) -> tuple[list[tuple[Piece, np.ndarray]], float]
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, each
     with its ink cropped to its box; and the typical digit height."""
     labels, pieces, height = _pieces(ink)
-    return [(piece, _crop(ink, labels, piece)) for piece in _join(pieces, height)], height
+    return [(piece, _crop(ink, labels, piece)) for piece in pieces], height
 
 
 def may_hold_several(piece: Piece, height: float) -> bool:
@@ -354,7 +355,6 @@ def segment(ink: np.ndarray) -> Segmentation:
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, and the
     ways to read each, and each pair of neighbours that may be one digit."""
     labels, pieces, height = _pieces(ink)
-    pieces = _join(pieces, height)
     joined = {i: _readings(ink, labels, _union(a, b), height)
               for i, (a, b) in enumerate(zip(pieces, pieces[1:])) if _may_be_one(a, b, height)}
     return Segmentation([_readings(ink, labels, piece, height) for piece in pieces], height,
