@@ -273,7 +273,8 @@ def _close_pen_skips(work: np.ndarray) -> np.ndarray:
     if region is None:
         return work
     # Maxima over the disk by _dilate_disk; minima and the closing's erosion as maxima of
-    # complements. The region leaves room for the closing around where the pieces meet.
+    # complements. Near the region's edge these miss what lies outside it, but every pixel
+    # between two pieces lies two radii inside, where they equal a closing of the whole.
     ids, ink = pieces[region], work[region]
     highest = _dilate_disk(ids.astype(np.float32), radius)
     reversed_ids = np.where(ids > 0, count + 1 - ids, 0).astype(np.float32)

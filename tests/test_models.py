@@ -61,7 +61,8 @@ def test_onnx_translation_gives_the_keras_predictions(architecture):
 def test_onnx_translation_of_a_net_on_wider_images():
     """The pair reader's shape: build_slim on 28x56 images with 23 outputs."""
     model = _with_batch_statistics(build_slim((28, 56), 23, name="wide"))
-    images = np.concatenate([load_mnist("test")[0][:100], load_mnist("test")[0][100:200]], axis=2)
+    digits = load_mnist("test")[0]
+    images = np.concatenate([digits[:100], digits[100:200]], axis=2)  # two digits side by side
     expected = model.predict(images.astype(np.float32), verbose=0)
     assert expected.shape == (100, 23)
     np.testing.assert_allclose(OnnxNet(to_onnx(model).SerializeToString())(images), expected,
