@@ -19,8 +19,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from digitclf import synth  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
 
 
 def wall(command: list[str]) -> float:

@@ -24,11 +24,11 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitclf import synth  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
 from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.imageio import decode_image  # noqa: E402
-from digitclf.predictor import load_predictor  # noqa: E402
+from digitclf.imaging.decode import decode_image  # noqa: E402
+from digitclf.reading.predictor import load_predictor  # noqa: E402
 
 
 def grey_ink(image: np.ndarray) -> np.ndarray:

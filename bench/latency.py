@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitclf import synth  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
-from digitclf.predictor import load_predictor  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
+from digitclf.reading.predictor import load_predictor  # noqa: E402
 
 
 def median_ms(call, repeats: int) -> float:

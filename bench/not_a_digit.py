@@ -20,10 +20,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitclf import negatives  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
+from digitclf.training import negatives  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
 from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.predictor import load_predictor  # noqa: E402
+from digitclf.reading.predictor import load_predictor  # noqa: E402
 
 TARGET_KINDS = ("letter", "handwritten_letter", "scribble", "shape")
 

@@ -26,11 +26,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitclf import synth  # noqa: E402
-from digitclf.allocator import keep_buffers_on_heap  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
-from digitclf.imageio import decode_pixels  # noqa: E402
-from digitclf.preprocess import preprocess  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.reading.allocator import keep_buffers_on_heap  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
+from digitclf.imaging.decode import decode_pixels  # noqa: E402
+from digitclf.imaging.preprocess import preprocess  # noqa: E402
 
 
 def canvases(count: int) -> list[np.ndarray]:

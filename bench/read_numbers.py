@@ -22,12 +22,12 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digitclf import synth  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
 from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.imageio import decode_image  # noqa: E402
-from digitclf.predictor import Predictor, load_predictor  # noqa: E402
-from digitclf.preprocess import ink_map, to_mnist  # noqa: E402
+from digitclf.imaging.decode import decode_image  # noqa: E402
+from digitclf.reading.predictor import Predictor, load_predictor  # noqa: E402
+from digitclf.imaging.preprocess import ink_map, to_mnist  # noqa: E402
 
 DIGITS = 5
 

@@ -28,8 +28,8 @@ sys.path[0] = str(REPO)  # the repository, not bench/, whose scripts could shado
 
 import numpy as np  # noqa: E402
 
-from digitclf import synth  # noqa: E402
-from digitclf.data import load_mnist  # noqa: E402
+from digitclf.training import synth  # noqa: E402
+from digitclf.training.data import load_mnist  # noqa: E402
 
 
 def drawings(count: int) -> list[bytes]:

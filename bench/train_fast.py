@@ -30,7 +30,7 @@ def reference_epoch() -> None:
     import numpy as np
     from keras import layers
 
-    from digitclf.data import load_mnist
+    from digitclf.training.data import load_mnist
 
     (x_train, y_train), (x_test, y_test) = load_mnist("train"), load_mnist("test")
     x_train = np.expand_dims(x_train.astype("float32") / 255, -1)

@@ -34,12 +34,12 @@ _TOOLBAR_ABOVE_CSS = """
 """
 
 
-def _move_toolbar_above() -> bool:
+def _move_toolbar_above() -> None:
     try:
         build = Path(_package.__file__).parent / "frontend" / "build"
         stylesheets = list(build.glob("index-*.css"))
         if len(stylesheets) != 1 or ".dc-toolbar" not in (css := stylesheets[0].read_text()):
-            return False
+            return
         # Re-registering a component logs a warning meant for name clashes; this one is meant.
         registry_log = logging.getLogger("streamlit.components.v2.component_registry")
         level = registry_log.level
@@ -49,12 +49,11 @@ def _move_toolbar_above() -> bool:
                                        js="index-*.js", isolate_styles=True)
         finally:
             registry_log.setLevel(level)
-        return True
     except Exception:  # the package changed: keep its own layout
-        return False
+        pass
 
 
-TOOLBAR_ABOVE = _move_toolbar_above()
+_move_toolbar_above()
 
 
 def drawing_canvas(key: str, stroke_width: int, width: int = SIZE,

@@ -14,9 +14,10 @@ from typing import Iterator
 import numpy as np
 import streamlit as st
 
-from digitclf import mydigits
+from digitclf.training import mydigits
 from digitclf.errors import DigitclfError
-from digitclf.store import ModelStore
+from digitclf.store.card import ModelCard
+from digitclf.store.model_store import ModelStore
 
 MODEL_KEY = "model"  # session state: the model chosen in the sidebar, shared by all pages
 _FRAME_KEY = "_digitclf_frame"  # session state: app.py ran in this session
@@ -75,9 +76,9 @@ def store() -> ModelStore:
     return ModelStore()
 
 
-def _stamp(card: dict) -> str:
+def _stamp(card: ModelCard) -> str:
     """Changes whenever a model of the same name is written again."""
-    return f"{card.get('created_at')}|{card.get('model_bytes')}"
+    return f"{card.created_at}|{card.model_bytes}"
 
 
 def model_picker() -> str | None:
@@ -106,11 +107,11 @@ def model_picker() -> str | None:
     except DigitclfError as e:
         sidebar.warning(sentence(e))
         return name
-    details = [card.get("architecture") or "?"]
-    if card.get("test_accuracy") is not None:
-        details.append(f"{percent(card['test_accuracy'])} on MNIST test")
-    if card.get("created_at"):
-        details.append(f"trained {str(card['created_at'])[:10]}")
+    details = [card.architecture]
+    if card.test_accuracy is not None:
+        details.append(f"{percent(card.test_accuracy)} on MNIST test")
+    if card.created_at:
+        details.append(f"trained {card.created_at[:10]}")
     sidebar.caption(" · ".join(details))
     return name
 
@@ -133,7 +134,7 @@ def no_model_message() -> None:
 # ----- cached models and evaluations --------------------------------------------------------
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _predictor(name: str, stamp: str, root: str):
-    from digitclf.predictor import load_predictor
+    from digitclf.reading.predictor import load_predictor
 
     predictor = load_predictor(name, ModelStore(root))
     # Trace the compiled calls now, so the first drawing is answered at full speed.
@@ -155,7 +156,7 @@ def predictor(name: str):
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def _evaluation(name: str, stamp: str, root: str):
-    from digitclf.evaluation import evaluate
+    from digitclf.training.evaluation import evaluate
 
     return evaluate(_predictor(name, stamp, root))
 

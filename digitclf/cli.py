@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from .errors import DigitclfError
-from .store import ModelStore, check_name
+from digitclf.errors import DigitclfError, UsageError
+from digitclf.store.model_store import ModelStore
+from digitclf.store.names import check_name
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -27,12 +28,15 @@ def _percent(value: float) -> str:
 
 # ----- train -----------------------------------------------------------------------------
 def _add_train(sub) -> None:
-    from .config import ARCHITECTURE_NAMES, DISTRIBUTE, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+    from digitclf.training.config import ARCHITECTURE_NAMES, DISTRIBUTE, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 
     p = sub.add_parser("train", help="train a model and save it with its card in the store",
                        description="Train a model from a preset; any flag overrides the preset. "
                        f"Presets: {', '.join(f'{k} ({v.architecture}, {v.epochs} epochs)' for k, v in PRESETS.items())}.")
-    p.add_argument("--preset", default="fast", choices=sorted(PRESETS), help="starting hyperparameters (default: fast)")
+    p.add_argument("--preset", choices=sorted(PRESETS), help="starting hyperparameters (default: fast)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="starting hyperparameters from a JSON file instead of a preset "
+                   "(as the dashboard's background runs write it)")
     p.add_argument("--name", required=True, help="model name: letters, digits, '-', '_' (max 64)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model of that name")
     p.add_argument("--activate", action="store_true", help="make the new model the active one")
@@ -68,22 +72,31 @@ def _run_train(args) -> int:
     check_name(args.name)
     if store.exists(args.name) and not args.overwrite:
         raise DigitclfError(f"a model named {args.name!r} already exists: pick another name or pass --overwrite")
-    from .config import config_for
-    from .progress import JsonLinesProgress, TerminalProgress, fan_out
-    from .train import train
+    from digitclf.training.config import config_for, read_config_file
+    from digitclf.training.progress import JsonLinesProgress, TerminalProgress, fan_out
 
     overrides = {k: getattr(args, k) for k in args.hyperparameters if hasattr(args, k)}
-    config = config_for(args.preset, **overrides)
+    if args.config is not None:
+        if args.preset is not None:
+            raise UsageError("give --preset or --config, not both")
+        start, preset = read_config_file(args.config)
+        config = dataclasses.replace(
+            start, **{k: v for k, v in overrides.items() if v is not None}).validate()
+    else:
+        preset = args.preset or "fast"
+        config = config_for(preset, **overrides)
+    from digitclf.training.publish import publish
+    from digitclf.training.train import train
+
     handlers = [TerminalProgress()]
     if args.events:
         handlers.append(JsonLinesProgress(args.events))
-    trained = train(config, on_event=fan_out(handlers), preset=args.preset)
-    path = store.save(args.name, trained.model, trained.card, overwrite=args.overwrite)
-    if args.activate:
-        store.set_active(args.name)
+    trained = train(config, store=store, on_event=fan_out(handlers), preset=preset)
+    path = publish(trained, store, args.name, overwrite=args.overwrite, activate=args.activate)
     card = trained.card
-    print(f"saved {args.name} to {path}: test accuracy {_percent(card['test_accuracy'])}, "
-          f"{card['epochs_run']} epochs in {card['training_seconds']:.0f} s")
+    accuracy = _percent(card.test_accuracy) if card.test_accuracy is not None else "-"
+    print(f"saved {args.name} to {path}: test accuracy {accuracy}, "
+          f"{card.epochs_run} epochs in {card.training_seconds:.0f} s")
     return 0
 
 
@@ -110,13 +123,22 @@ def _input_paths(args) -> Iterator[Path]:
     """The paths to predict, lazily: folders expand to their image files (sorted)."""
     listed: Iterable[Path] = args.files
     if args.files_from is not None:
-        stream = sys.stdin if str(args.files_from) == "-" else open(args.files_from)
-        listed = itertools.chain(listed, (Path(line.strip()) for line in stream if line.strip()))
+        listed = itertools.chain(listed, _listed_paths(args.files_from))
     for path in listed:
         if path.is_dir():
             yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         else:
             yield path
+
+
+def _listed_paths(source: Path) -> Iterator[Path]:
+    """The paths in a file list, one per line ('-': standard input); the file is closed
+    once read."""
+    if str(source) == "-":
+        yield from (Path(line.strip()) for line in sys.stdin if line.strip())
+        return
+    with open(source) as stream:
+        yield from (Path(line.strip()) for line in stream if line.strip())
 
 
 def _count_inputs(args) -> int | None:
@@ -127,12 +149,12 @@ def _count_inputs(args) -> int | None:
 
 def _run_predict(args) -> int:
     if not args.files and args.files_from is None:
-        raise DigitclfError("give image files, folders, or --files-from LIST")
+        raise UsageError("give image files, folders, or --files-from LIST")
     if args.files_from is not None and str(args.files_from) != "-" and not args.files_from.is_file():
         raise DigitclfError(f"no such file list: {args.files_from}")
     from tqdm import tqdm
 
-    from .predictor import load_predictor
+    from digitclf.reading.predictor import load_predictor
 
     predictor = load_predictor(args.model)
     paths, to_predict = itertools.tee(_input_paths(args))
@@ -180,8 +202,8 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from .evaluation import evaluate
-    from .predictor import load_predictor
+    from digitclf.training.evaluation import evaluate
+    from digitclf.reading.predictor import load_predictor
 
     predictor = load_predictor(args.model)
     report = evaluate(predictor).report
@@ -217,8 +239,8 @@ def _run_models(args) -> int:
     store = ModelStore()
     active = store.active_name()
     rows = [
-        {"name": c["name"], "architecture": c.get("architecture"), "test_accuracy": c.get("test_accuracy"),
-         "created_at": c.get("created_at"), "active": c["name"] == active}
+        {"name": c.name, "architecture": c.architecture, "test_accuracy": c.test_accuracy,
+         "created_at": c.created_at, "active": c.name == active}
         for c in store.cards()
     ]
     if args.json:
@@ -264,7 +286,7 @@ def _add_serve(sub) -> None:
 
 
 def _run_serve(args) -> int:
-    from .server import serve
+    from digitclf.service.server import serve
 
     serve(args.host, args.port, args.model, args.threads, args.workers)
     return 0
@@ -278,13 +300,14 @@ def _add_export(sub) -> None:
                        "(N, 10)), or model.onnx for Triton or ONNX Runtime (the same function).")
     p.add_argument("outdir", type=Path, metavar="OUTDIR", help="the model's base folder on the server")
     p.add_argument("--model", help="model name (default: the active model)")
-    p.add_argument("--format", default="savedmodel", help="savedmodel (default) or onnx")
+    p.add_argument("--format", default="savedmodel", choices=("savedmodel", "onnx"),
+                   help="savedmodel (default) or onnx")
     p.add_argument("--version", type=int, help="version folder number (default: the next free one)")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    from .export import export_model
+    from digitclf.convert.export import export_model
 
     path = export_model(args.outdir, args.model, args.format, args.version)
     print(f"exported to {path}")
@@ -307,9 +330,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except DigitclfError as e:
+    except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except DigitclfError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,10 @@ class DigitclfError(Exception):
     """Base class: the CLI and the dashboard show its message instead of a traceback."""
 
 
+class UsageError(DigitclfError):
+    """A value given by the caller is not allowed (the CLI exits with status 2 for these)."""
+
+
 class DataError(DigitclfError):
     """An MNIST file is missing or corrupt."""
 
@@ -21,5 +25,9 @@ class NoDigitError(DigitclfError):
     """The image holds no digit: blank, all ink, or only a speck."""
 
 
-class ConfigError(DigitclfError):
+class InvalidNameError(ModelStoreError, UsageError):
+    """A model name that is not 1-64 letters, digits, '-' or '_'."""
+
+
+class ConfigError(UsageError):
     """A training hyperparameter is out of range."""

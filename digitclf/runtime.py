@@ -2,7 +2,7 @@
 
 A Keras call costs about a millisecond of dispatch even for one small image; ONNX Runtime
 runs our whole net in about a tenth of that, and importing it takes a tenth of a second
-where TensorFlow takes three. Models get here as ONNX graphs written by onnx_export.
+where TensorFlow takes three. Models get here as ONNX graphs written by digitclf.convert.onnx_graph.
 
     net = OnnxNet(path_or_bytes)               # float32 (N, 28, 28) -> numpy (N, outputs)
     probabilities = run_batched(net, images)   # many images, both cores
@@ -17,7 +17,6 @@ from typing import Callable
 import numpy as np
 import onnxruntime as ort
 
-INPUT_NAME = "image"
 CHUNK = 128  # images per call in run_batched: small enough to stay in cache
 WORKERS = 2  # calls at once in run_batched (one thread each): one per core
 
@@ -34,11 +33,12 @@ class OnnxNet:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         source = str(model) if isinstance(model, Path) else model
         self._session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
         self._output = self._session.get_outputs()[0].name
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(images, dtype=np.float32)
-        return self._session.run([self._output], {INPUT_NAME: x})[0]
+        return self._session.run([self._output], {self._input: x})[0]
 
 
 _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="digitclf-inference")

@@ -12,7 +12,7 @@ from dashboard.canvas import NUMBER_SIZE, drawing_canvas, stroke_count
 from dashboard.common import (boxes_picture, chosen_model, digit_picture, friendly_errors,
                               my_digits_accuracy, no_model_message, page_setup, percent,
                               predictor, sentence, store)
-from digitclf import mydigits
+from digitclf.training import mydigits
 from digitclf.errors import DigitclfError, ImageError, NoDigitError
 
 page_setup("pages/draw.py")
@@ -56,7 +56,7 @@ def _accuracy_row(name: str) -> None:
     card = store().card(name)
     acc, count = my_digits_accuracy(name)
     c1, c2, c3 = st.columns(3)
-    c1.metric("MNIST test accuracy", percent(card.get("test_accuracy")),
+    c1.metric("MNIST test accuracy", percent(card.test_accuracy),
               help="On the 10,000 MNIST test digits (from the model card).")
     c2.metric("My digits accuracy", percent(acc, 1) if count else "–",
               help="On the drawings you corrected (the \"my digits\" set).")

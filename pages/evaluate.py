@@ -10,20 +10,21 @@ import streamlit as st
 from dashboard import charts
 from dashboard.common import (chosen_model, friendly_errors, my_digits_accuracy, no_model_message,
                               page_setup, percent, store)
+from digitclf.store.card import ModelCard
 
 page_setup("pages/evaluate.py")
 
 PLOT_CONFIG = {"displayModeBar": False}
 
 
-def _headline(card: dict, name: str) -> None:
+def _headline(card: ModelCard, name: str) -> None:
     cols = st.columns(5)
-    cols[0].metric("Test accuracy", percent(card.get("test_accuracy")))
-    errors = card.get("test_errors")
+    cols[0].metric("Test accuracy", percent(card.test_accuracy))
+    errors = card.test_errors
     cols[1].metric("Test errors", "–" if errors is None else f"{errors:,}",
                    help="Misclassified digits among the 10,000 MNIST test digits.")
-    cols[2].metric("Validation accuracy", percent(card.get("val_accuracy")))
-    cols[3].metric("Calibration error (ECE)", percent(card.get("ece")),
+    cols[2].metric("Validation accuracy", percent(card.val_accuracy))
+    cols[3].metric("Calibration error (ECE)", percent(card.ece),
                    help="Expected calibration error: how far confidence is from accuracy, "
                         "averaged over the test digits. 0 is perfect.")
     acc, count = my_digits_accuracy(name)
@@ -32,8 +33,8 @@ def _headline(card: dict, name: str) -> None:
                    else "Correct some drawings on the Draw page to build this set.")
 
 
-def _per_class(card: dict) -> None:
-    per_class = card.get("per_class") or {}
+def _per_class(card: ModelCard) -> None:
+    per_class = card.per_class
     if not per_class:
         st.info("This model card has no per-class metrics.")
         return
@@ -51,8 +52,8 @@ def _per_class(card: dict) -> None:
     )
 
 
-def _confusion(card: dict) -> None:
-    matrix = card.get("confusion_matrix")
+def _confusion(card: ModelCard) -> None:
+    matrix = card.confusion_matrix
     if not matrix:
         st.info("This model card has no confusion matrix.")
         return
@@ -75,12 +76,12 @@ def main() -> None:
         no_model_message()
         return
     card = store().card(name)
-    hp = card.get("hyperparameters") or {}
+    hp = card.hyperparameters
     st.caption(
-        f"{card.get('architecture', '?')} network, preset {card.get('preset') or '–'}, "
-        f"{card.get('epochs_run', '?')} epoch(s) (best: {card.get('best_epoch', '?')}), "
-        f"{card.get('parameters', 0):,} parameters, "
-        f"trained in {card.get('training_seconds', 0):.0f} s"
+        f"{card.architecture} network, preset {card.preset or '–'}, "
+        f"{card.epochs_run} epoch(s) (best: {card.best_epoch}), "
+        f"{card.parameters:,} parameters, "
+        f"trained in {card.training_seconds:.0f} s"
         + (f", fine-tuned from {hp['base_model']}" if hp.get("base_model") else "")
         + (" with my digits" if hp.get("my_digits") else "") + "."
     )
@@ -97,17 +98,17 @@ def main() -> None:
     left, right = st.columns([1.4, 1], gap="large")
     with left:
         st.subheader("Training curves")
-        history = card.get("history") or []
+        history = card.history
         if history:
             st.plotly_chart(charts.curves(history), key="curves", config=PLOT_CONFIG)
         else:
             st.info("This model card has no training history.")
     with right:
         st.subheader("Calibration")
-        rel = card.get("reliability")
+        rel = card.reliability
         if rel:
             st.plotly_chart(charts.reliability(rel), key="reliability", config=PLOT_CONFIG)
-            st.caption(f"Temperature {card.get('temperature', 1):.3f} (fitted on the validation "
+            st.caption(f"Temperature {card.temperature:.3f} (fitted on the validation "
                        f"split). Bars on the diagonal: confidence means what it says.")
         else:
             st.info("This model card has no reliability data.")

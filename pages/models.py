@@ -9,7 +9,8 @@ import streamlit as st
 from dashboard import charts
 from dashboard.common import (MODEL_KEY, chosen_model, digit_picture, evaluation, friendly_errors,
                               no_model_message, page_setup, percent, sentence, store, use_model)
-from digitclf.compare import compare, per_class, summary
+from digitclf.store.card import ModelCard
+from digitclf.training.compare import compare, per_class, summary
 from digitclf.errors import DigitclfError
 
 page_setup("pages/models.py")
@@ -17,23 +18,23 @@ page_setup("pages/models.py")
 DISAGREEMENTS_SHOWN = 24
 
 
-def _table(cards: list[dict], active: str | None) -> None:
+def _table(cards: list[ModelCard], active: str | None) -> None:
     rows = []
     for c in cards:
-        hp = c.get("hyperparameters") or {}
+        hp = c.hyperparameters
         rows.append({
-            "name": c.get("name"),
-            "active": c.get("name") == active,
-            "architecture": c.get("architecture"),
-            "preset": c.get("preset"),
-            "test accuracy": c.get("test_accuracy"),
-            "ECE": c.get("ece"),
-            "epochs": c.get("epochs_run"),
-            "parameters": c.get("parameters"),
-            "training (s)": c.get("training_seconds"),
+            "name": c.name,
+            "active": c.name == active,
+            "architecture": c.architecture,
+            "preset": c.preset,
+            "test accuracy": c.test_accuracy,
+            "ECE": c.ece,
+            "epochs": c.epochs_run,
+            "parameters": c.parameters,
+            "training (s)": c.training_seconds,
             "fine-tuned from": (hp.get("base_model") or "")
             + (" + my digits" if hp.get("my_digits") else ""),
-            "created": pd.to_datetime(c.get("created_at"), errors="coerce", utc=True),
+            "created": pd.to_datetime(c.created_at, errors="coerce", utc=True),
         })
     table = pd.DataFrame(rows).set_index("name")
     st.dataframe(table, width="stretch", column_config={
@@ -78,7 +79,7 @@ def _actions(names: list[str], active: str | None) -> None:
                   args=(name,))
 
 
-def _comparison(cards: dict[str, dict], names: list[str]) -> None:
+def _comparison(cards: dict[str, ModelCard], names: list[str]) -> None:
     st.subheader("Compare two models")
     if len(names) < 2:
         st.info("Train a second model to compare it with this one.", icon=":material/compare:")
@@ -172,10 +173,10 @@ def main() -> None:
         return
     active = s.active_name()
     _table(cards, active)
-    names = [c["name"] for c in cards]
+    names = [c.name for c in cards]
     _actions(names, active)
     st.divider()
-    _comparison({c["name"]: c for c in cards}, names)
+    _comparison({c.name: c for c in cards}, names)
 
 
 with friendly_errors():

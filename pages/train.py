@@ -12,9 +12,11 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import friendly_errors, page_setup, percent, sentence, store, use_model
-from digitclf import jobs, mydigits
-from digitclf.config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES
+from digitclf.training import jobs
+from digitclf.training import mydigits
+from digitclf.training.config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES
 from digitclf.errors import DigitclfError
+from digitclf.store.card import ModelCard
 
 page_setup("pages/train.py")
 
@@ -195,15 +197,15 @@ def _finished(s: jobs.JobStatus) -> None:
     job = s.job
     if s.state == "succeeded":
         try:
-            card = store().card(job.name)
+            card: ModelCard | None = store().card(job.name)
         except DigitclfError:  # deleted since
-            card = {}
-        accuracy = card.get("test_accuracy", s.test_accuracy)
-        took = f" after {card['training_seconds']:.0f} s" if card.get("training_seconds") else ""
+            card = None
+        accuracy = card.test_accuracy if card and card.test_accuracy is not None else s.test_accuracy
+        took = f" after {card.training_seconds:.0f} s" if card and card.training_seconds else ""
         st.success(f"Model **{job.name}** is in the store{took}: {percent(accuracy)} test "
                    "accuracy.", icon=":material/check_circle:")
-        if card.get("history"):
-            st.plotly_chart(charts.curves(card["history"]), key="final_curves",
+        if card and card.history:
+            st.plotly_chart(charts.curves(card.history), key="final_curves",
                             config={"displayModeBar": False})
         active = store().active_name() == job.name
         with st.container(horizontal=True):

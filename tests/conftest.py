@@ -24,8 +24,8 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
 @pytest.fixture(scope="session")
 def default_predictor():
     """The shipped default model, read from the repository's store."""
-    from digitclf.predictor import load_predictor
-    from digitclf.store import ModelStore
+    from digitclf.reading.predictor import load_predictor
+    from digitclf.store.model_store import ModelStore
 
     return load_predictor("default", ModelStore(REPO / "models"))
 

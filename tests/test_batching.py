@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from digitclf.batching import ImageBatcher
+from digitclf.service.batching import ImageBatcher
 from digitclf.errors import NoDigitError
 
 

@@ -4,8 +4,8 @@ from PIL import Image
 import numpy as np
 
 from conftest import run_cli
-from digitclf import synth
-from digitclf.data import load_mnist
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def _write_digits(folder, indices):
@@ -49,7 +49,7 @@ def test_predict_plain_output_and_exit_status(tmp_path):
 def test_unknown_model_is_a_clear_error(tmp_path):
     (path, _), = _write_digits(tmp_path, [0])
     result = run_cli("predict", "--model", "no-such-model", str(path))
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "no model named 'no-such-model'" in result.stderr and "Traceback" not in result.stderr
 
 
@@ -64,7 +64,7 @@ def test_models_lists_the_store(store_env):
     assert run_cli("delete", "tiny").returncode == 0
     assert run_cli("models").stdout.startswith("no models")
     gone = run_cli("delete", "tiny")
-    assert gone.returncode == 2 and "no model named 'tiny'" in gone.stderr
+    assert gone.returncode == 1 and "no model named 'tiny'" in gone.stderr
 
 
 def test_evaluate_json_reports_the_default_model():

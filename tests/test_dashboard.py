@@ -123,7 +123,7 @@ def test_correction_goes_into_my_digits(page, dashboard):
 
 
 def test_upload_reads_a_scan(page, dashboard, tmp_path):
-    from digitclf.data import load_mnist
+    from digitclf.training.data import load_mnist
 
     images, labels = load_mnist("test")
     index = 0  # a clear 7
@@ -286,7 +286,7 @@ def test_every_page_without_error_box(page, dashboard):
 
 # ----- the package modules behind the Train and Models pages (no browser) ----------------------
 def test_jobs_refuse_bad_requests_before_starting(tmp_path, monkeypatch):
-    from digitclf import jobs
+    from digitclf.training import jobs
     from digitclf.errors import ConfigError, DigitclfError, ModelStoreError
 
     monkeypatch.setenv("DIGITCLF_MODELS", str(tmp_path / "models"))
@@ -302,7 +302,7 @@ def test_jobs_refuse_bad_requests_before_starting(tmp_path, monkeypatch):
 
 
 def test_jobs_pass_the_form_to_the_cli(tmp_path):
-    from digitclf import jobs
+    from digitclf.training import jobs
     from digitclf.cli import build_parser
 
     argv = jobs._cli_flags("best", "tuned", tmp_path / "events.jsonl", {
@@ -316,7 +316,7 @@ def test_jobs_pass_the_form_to_the_cli(tmp_path):
 
 
 def test_jobs_report_why_a_run_failed(tmp_path, monkeypatch):
-    from digitclf import jobs
+    from digitclf.training import jobs
 
     monkeypatch.setenv("DIGITCLF_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("DIGITCLF_JOBS", str(tmp_path / "jobs"))
@@ -334,7 +334,8 @@ def test_jobs_report_why_a_run_failed(tmp_path, monkeypatch):
 def test_compare_finds_the_disagreements():
     from types import SimpleNamespace
 
-    from digitclf.compare import compare, per_class, summary
+    from digitclf.store.card import ModelCard
+    from digitclf.training.compare import compare, per_class, summary
 
     labels = np.array([0, 1, 2, 3, 4, 5])
     a = np.eye(10)[[0, 1, 2, 3, 9, 9]]  # right on 0-3
@@ -345,8 +346,10 @@ def test_compare_finds_the_disagreements():
     assert c.counts == {"both_right": 3, "only_a_right": 1, "only_b_right": 1, "both_wrong": 1}
     assert [r["right"] for r in c.disagreements()] == ["A", "B", "neither"]
     assert c.mcnemar_p == pytest.approx(1.0)
-    card_a = {"test_accuracy": 0.99, "ece": 0.01, "per_class": {"3": {"f1": 0.9}}}
-    card_b = {"test_accuracy": 0.98, "ece": 0.005, "per_class": {"3": {"f1": 0.95}}}
+    card_a = ModelCard(name="a", architecture="cnn", test_accuracy=0.99, ece=0.01,
+                       per_class={"3": {"f1": 0.9}})
+    card_b = ModelCard(name="b", architecture="cnn", test_accuracy=0.98, ece=0.005,
+                       per_class={"3": {"f1": 0.95}})
     better = {r["metric"]: r["better"] for r in summary(card_a, card_b)}
     assert better["test accuracy"] == "A" and better["calibration error (ECE)"] == "B"
     assert per_class(card_a, card_b)[3]["f1_change"] == pytest.approx(0.05)

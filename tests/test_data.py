@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from digitclf import data
-from digitclf.data import SPLIT_FILES, load_mnist
+from digitclf.training import data
+from digitclf.training.data import SPLIT_FILES, load_mnist
 from digitclf.errors import DataError
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from conftest import run_cli
-from digitclf.data import load_mnist
-from digitclf.export import export_model, next_version
-from digitclf.store import ModelStore
+from digitclf.training.data import load_mnist
+from digitclf.convert.export import export_model, next_version
+from digitclf.store.model_store import ModelStore
 
 
 def test_savedmodel_gives_the_keras_models_probabilities(tmp_path):
@@ -41,9 +41,9 @@ def test_export_command_and_its_errors(tmp_path):
     assert result.stdout.strip() == f"exported to {out / '1'}"
 
     again = run_cli("export", "--model", "default", "--version", "1", str(out))
-    assert again.returncode == 2 and f"{out / '1'} already exists" in again.stderr
+    assert again.returncode == 1 and f"{out / '1'} already exists" in again.stderr
     wrong = run_cli("export", "--model", "default", "--format", "tflite", str(out))
-    assert wrong.returncode == 2 and "unknown export format 'tflite'" in wrong.stderr
+    assert wrong.returncode == 2 and "invalid choice: 'tflite'" in wrong.stderr
     assert "Traceback" not in again.stderr + wrong.stderr
     assert sorted(p.name for p in out.iterdir()) == ["1"]
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from digitclf.metrics import classification_report, confusion_matrix, fit_temperature
+from digitclf.training.metrics import classification_report, confusion_matrix, fit_temperature
 
 
 def test_confusion_matrix_and_per_class_metrics():

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 from keras import layers
 
-from digitclf.data import load_mnist
-from digitclf.models import (
+from digitclf.training.data import load_mnist
+from digitclf.training.architectures import (
     ARCHITECTURES,
     build_model,
     build_slim,
@@ -12,7 +12,7 @@ from digitclf.models import (
     fold_batch_norm,
     with_softmax,
 )
-from digitclf.onnx_export import UnsupportedModel, keras_net, to_onnx
+from digitclf.convert.onnx_graph import UnsupportedModel, keras_net, to_onnx
 from digitclf.runtime import CHUNK, OnnxNet, run_batched
 
 

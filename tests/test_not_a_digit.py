@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitclf import negatives, synth
-from digitclf.data import load_mnist
+from digitclf.training import negatives
+
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 from digitclf.errors import NoDigitError
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitclf import synth
-from digitclf.data import load_mnist
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 from digitclf.errors import NoDigitError
-from digitclf.numbers import (
+from digitclf.reading.number import (
     PAIR_SHAPE,
     PART_WEIGHTS,
     Candidates,
@@ -24,7 +24,7 @@ from digitclf.numbers import (
     read_pairs,
     segment,
 )
-from digitclf.predictor import digit_results
+from digitclf.reading.predictor import digit_results
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from digitclf.numbers import PAIR_HEADS, PAIR_SHAPE
-from digitclf.onnx_export import to_onnx
-from digitclf.pair_reader import UNKNOWN, _loss, train_reader, training_pieces
+from digitclf.reading.number import PAIR_HEADS, PAIR_SHAPE
+from digitclf.convert.onnx_graph import to_onnx
+from digitclf.training.train_pair_reader import UNKNOWN, _loss, train_reader, training_pieces
 from digitclf.runtime import OnnxNet
 
 

@@ -7,13 +7,13 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from digitclf import synth
-from digitclf.data import load_mnist
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 from digitclf.errors import ImageError, NoDigitError
-from digitclf import imageio
-from digitclf.imageio import decode_image, decode_pixels, to_unit
-from digitclf import preprocess as preprocess_module
-from digitclf.preprocess import (
+from digitclf.imaging import decode as imageio
+from digitclf.imaging.decode import decode_image, decode_pixels, to_unit
+from digitclf.imaging import preprocess as preprocess_module
+from digitclf.imaging.preprocess import (
     _close_pen_skips, _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width,
     to_mnist,
 )

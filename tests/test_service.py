@@ -19,9 +19,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from conftest import REPO, run_cli
-from digitclf import synth
-from digitclf.data import load_mnist
-from digitclf.service import MAX_BODY_BYTES
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
+from digitclf.service.app import MAX_BODY_BYTES
 
 STARTUP_SECONDS = 120
 
@@ -201,7 +201,7 @@ def test_unknown_model_is_404(client):
 
 def test_serve_refuses_an_unknown_model_at_once():
     result = run_cli("serve", "--model", "no-such-model", "--port", str(_free_port()), timeout=60)
-    assert result.returncode == 2 and "no model named 'no-such-model'" in result.stderr
+    assert result.returncode == 1 and "no model named 'no-such-model'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

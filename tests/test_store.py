@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -9,10 +10,13 @@ import numpy as np
 import pytest
 
 from conftest import REPO, run_cli
-from digitclf.atomic import replace_atomically
-from digitclf.data import load_mnist
+from digitclf.store.atomic import replace_atomically
+from digitclf.training.data import load_mnist
 from digitclf.errors import ModelStoreError
-from digitclf.store import ModelStore, check_name
+from digitclf.reading.predictor import Predictor
+from digitclf.store.card import ModelCard
+from digitclf.store.model_store import ModelStore
+from digitclf.store.names import check_name
 
 
 @pytest.mark.parametrize("name", ["../x", "", "a" * 65, "has space", "x/y", "dot.name", "é", "..", None])
@@ -32,7 +36,7 @@ def test_list_load_activate_delete(store_env):
     assert store.active_name() is None  # no 'default' and nothing chosen
     model = store.load("tiny")
     card = store.card("tiny")
-    assert card["name"] == "tiny" and model.output_shape == (None, 10)
+    assert card.name == "tiny" and model.output_shape == (None, 10)
     store.save("second", model, card)
     store.set_active("second")
     assert ModelStore().active_name() == "second"
@@ -44,10 +48,10 @@ def test_no_silent_overwrite_and_explicit_overwrite(store_env):
     store = ModelStore()
     model, card = store.load("tiny"), store.card("tiny")
     with pytest.raises(ModelStoreError, match="already exists"):
-        store.save("tiny", model, {**card, "note": "new"})
-    assert "note" not in store.card("tiny")
-    store.save("tiny", model, {**card, "note": "new"}, overwrite=True)
-    assert store.card("tiny")["note"] == "new"
+        store.save("tiny", model, dataclasses.replace(card, preset="new"))
+    assert store.card("tiny").preset != "new"
+    store.save("tiny", model, dataclasses.replace(card, preset="new"), overwrite=True)
+    assert store.card("tiny").preset == "new"
     assert store.names() == ["tiny"] and not [p for p in store_env.iterdir() if p.name.startswith(".")]
 
 
@@ -66,7 +70,7 @@ def test_failure_while_saving_leaves_nothing(store_env):
             raise OSError("disk full")
 
     with pytest.raises(OSError):
-        store.save("broken", Broken(), {"architecture": "cnn"})
+        store.save("broken", Broken(), ModelCard(name="broken", architecture="cnn"))
     assert store.names() == ["tiny"]
     assert sorted(p.name for p in store_env.iterdir()) == ["tiny"]
 
@@ -135,7 +139,7 @@ def test_saved_models_carry_their_onnx_translation_with_the_same_predictions(sto
     assert (store.path(name) / "model.onnx").is_file()
     images = load_mnist("test")[0][:100].astype(np.float32)
     expected = store.load(name).predict(images, verbose=0)
-    np.testing.assert_allclose(store.load_net(name)(images), expected, atol=1e-5)
+    np.testing.assert_allclose(Predictor(name, store).predict(images), expected, atol=1e-5)
 
 
 def test_a_model_without_onnx_file_still_predicts_through_keras(store_env):
@@ -144,12 +148,12 @@ def test_a_model_without_onnx_file_still_predicts_through_keras(store_env):
     (store.path(name) / "model.onnx").unlink()
     images = load_mnist("test")[0][:20].astype(np.float32)
     expected = store.load(name).predict(images, verbose=0)
-    np.testing.assert_allclose(store.load_net(name)(images), expected, atol=1e-5)
+    np.testing.assert_allclose(Predictor(name, store).predict(images), expected, atol=1e-5)
 
 
 def test_predicting_loads_neither_tensorflow_nor_keras():
-    script = ("import sys; from digitclf import load_predictor, synth; "
-              "from digitclf.data import load_mnist; p = load_predictor(); "
+    script = ("import sys; from digitclf import load_predictor; from digitclf.training import synth; "
+              "from digitclf.training.data import load_mnist; p = load_predictor(); "
               "r = p.predict_image(synth.canvas_rgba(synth.render(load_mnist('test')[0][0]))); "
               "print(r.digit, sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,

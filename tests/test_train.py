@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from digitclf.config import PRESETS, config_for
+from digitclf.training.config import PRESETS, config_for
 from digitclf.errors import ConfigError
-from digitclf.models import ARCHITECTURES
-from digitclf.store import ModelStore
+from digitclf.training.architectures import ARCHITECTURES
+from digitclf.store.model_store import ModelStore
 
 
 def test_tiny_training_end_to_end_writes_model_and_card(store_env, tmp_path):
@@ -20,14 +20,14 @@ def test_tiny_training_end_to_end_writes_model_and_card(store_env, tmp_path):
     store = ModelStore()
     assert store.active_name() == "small"
     card = store.card("small")
-    assert card["preset"] == "fast" and card["architecture"] == "cnn"
-    assert card["hyperparameters"]["batch_size"] == 64 and card["hyperparameters"]["seed"] == 3
-    assert card["epochs_run"] == 2 and len(card["history"]) == 2
-    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(card["history"][0])
-    assert card["train_examples"] == 1500 and card["val_examples"] == 150
-    assert 0.5 < card["test_accuracy"] <= 1.0
-    assert np.array(card["confusion_matrix"]).sum() == 10000
-    assert len(card["data_fingerprint"]) == 64
+    assert card.preset == "fast" and card.architecture == "cnn"
+    assert card.hyperparameters["batch_size"] == 64 and card.hyperparameters["seed"] == 3
+    assert card.epochs_run == 2 and len(card.history) == 2
+    assert {"loss", "accuracy", "val_loss", "val_accuracy"} <= set(card.history[0])
+    assert card.train_examples == 1500 and card.val_examples == 150
+    assert 0.5 < card.test_accuracy <= 1.0
+    assert np.array(card.confusion_matrix).sum() == 10000
+    assert len(card.data_fingerprint) == 64
     kinds = [json.loads(line)["kind"] for line in events.read_text().splitlines()]
     assert kinds[0] == "start" and kinds.count("epoch") == 2 and kinds[-1] == "done"
     probs = store.load("small").predict(np.zeros((2, 28, 28), np.float32), verbose=0)
@@ -35,13 +35,13 @@ def test_tiny_training_end_to_end_writes_model_and_card(store_env, tmp_path):
 
 
 def test_same_seed_same_result(store_env):
-    from digitclf.train import train
+    from digitclf.training.train import train
 
     config = config_for("fast", train_subset=500, epochs=1, seed=7)
-    first, second = train(config), train(config)
+    first, second = train(config, store=ModelStore()), train(config, store=ModelStore())
     for a, b in zip(first.model.get_weights(), second.model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    assert first.card["test_accuracy"] == second.card["test_accuracy"]
+    assert first.card.test_accuracy == second.card.test_accuracy
 
 
 def test_fine_tuning_starts_from_a_stored_model(store_env):
@@ -49,8 +49,8 @@ def test_fine_tuning_starts_from_a_stored_model(store_env):
                      "--epochs", "1", "--learning-rate", "0.0005", "--no-augment")
     assert result.returncode == 0, result.stderr
     card = ModelStore().card("tuned")
-    assert card["hyperparameters"]["base_model"] == "tiny"
-    assert card["test_accuracy"] >= ModelStore().card("tiny")["test_accuracy"] - 0.05
+    assert card.hyperparameters["base_model"] == "tiny"
+    assert card.test_accuracy >= ModelStore().card("tiny").test_accuracy - 0.05
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -67,7 +67,7 @@ def test_bad_hyperparameters_are_refused(overrides, message):
 
 
 def test_subset_larger_than_the_training_set_is_refused():
-    from digitclf.train import split_train_val
+    from digitclf.training.train import split_train_val
 
     with pytest.raises(ConfigError, match="more than the 60000 training images"):
         split_train_val(config_for("fast", train_subset=59000))
@@ -91,19 +91,19 @@ def test_cli_refuses_bad_name_and_taken_name_before_training(store_env):
     result = run_cli("train", "--name", "../x")
     assert result.returncode == 2 and "invalid model name" in result.stderr
     result = run_cli("train", "--name", "tiny")
-    assert result.returncode == 2 and "already exists" in result.stderr
+    assert result.returncode == 1 and "already exists" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_mirrored_strategy_gives_the_same_result(store_env):
     """tf.distribute on this machine's one CPU device: same training, same accuracy (the
     graph differs, so weights agree only up to floating-point reduction order)."""
-    from digitclf.train import train
+    from digitclf.training.train import train
 
     common = dict(train_subset=3000, epochs=2, batch_size=64, seed=5, augment=False)
-    plain = train(config_for("fast", **common))
-    mirrored = train(config_for("fast", distribute="mirrored", **common))
-    assert mirrored.card["hyperparameters"]["distribute"] == "mirrored"
-    assert mirrored.card["epochs_run"] == plain.card["epochs_run"] == 2
-    assert abs(mirrored.card["test_accuracy"] - plain.card["test_accuracy"]) < 0.015
-    assert mirrored.card["test_accuracy"] > 0.9
+    plain = train(config_for("fast", **common), store=ModelStore())
+    mirrored = train(config_for("fast", distribute="mirrored", **common), store=ModelStore())
+    assert mirrored.card.hyperparameters["distribute"] == "mirrored"
+    assert mirrored.card.epochs_run == plain.card.epochs_run == 2
+    assert abs(mirrored.card.test_accuracy - plain.card.test_accuracy) < 0.015
+    assert mirrored.card.test_accuracy > 0.9

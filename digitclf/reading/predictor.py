@@ -1,0 +1,169 @@
+"""The Predictor: a stored model and the not-a-digit detector, for arrays and real images.
+
+Both networks run on ONNX Runtime (runtime.py) from the files the store and the assets
+keep, so making predictions imports neither TensorFlow nor Keras. The Keras model itself
+loads only when asked for (`Predictor.model`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
+
+import numpy as np
+from scipy.special import softmax
+
+from digitclf.reading.allocator import keep_buffers_on_heap
+from digitclf.errors import DigitclfError, ModelStoreError
+from digitclf.imaging.decode import ImageSource
+from digitclf.settings import DETECTOR_INFO, DETECTOR_ONNX
+from digitclf.imaging.preprocess import preprocess
+from digitclf.runtime import Net, OnnxNet, run_batched
+from digitclf.store.model_store import ModelStore
+
+if TYPE_CHECKING:
+    import keras
+
+    from digitclf.reading.number import NumberResult
+
+MIN_CONFIDENCE = 0.5  # below this the model cannot name the digit: report "not a digit"
+
+
+@dataclass(frozen=True)
+class DigitResult:
+    digit: int
+    confidence: float
+    probabilities: np.ndarray  # float32 (10,), sums to 1
+    model_input: np.ndarray  # float32 (28, 28), exactly what the model saw
+    is_digit: bool = True  # False: letters, scribbles, shapes, crossed-out marks, smudges
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 6),
+            "probabilities": [round(float(p), 6) for p in self.probabilities],
+            "is_digit": self.is_digit,
+        }
+
+
+class Predictor:
+    def __init__(self, name: str, store: ModelStore | None = None):
+        """The stored model `name` (see load_predictor for the usual way in)."""
+        keep_buffers_on_heap()  # a predictor reads many images: reuse their buffers
+        self.store = store or ModelStore()
+        self.name = name
+        self.card = self.store.card(name)
+        self._classifier: Net = _classifier(self.store, name)
+        self._detector, self._digit_threshold = _not_a_digit_detector()
+
+    @functools.cached_property
+    def model(self) -> keras.Model:
+        """The Keras model (loads TensorFlow on first use)."""
+        return self.store.load(self.name)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """uint8 (N, 28, 28) in MNIST convention -> float32 (N, 10) probabilities."""
+        x = np.asarray(x)
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[1:] != (28, 28):
+            raise ValueError(f"expected images of shape (N, 28, 28), got {x.shape}")
+        x = x.astype(np.float32, copy=False)
+        if len(x) == 0:
+            return np.zeros((0, 10), dtype=np.float32)
+        return run_batched(self._classifier, x)
+
+    def predict_image(self, image: ImageSource) -> DigitResult:
+        """One digit as a person delivers it: path, bytes, PIL image or array of any size."""
+        return self.classify(preprocess(image)[None])[0]
+
+    def read_number(self, image: ImageSource) -> NumberResult:
+        """Several digits side by side, as one number: its text, digits and their boxes."""
+        from digitclf.reading.number import read_number
+
+        return read_number(self, image)
+
+    def predict_images(
+        self, images: Iterable[ImageSource], chunk: int = 64, workers: int = 2
+    ) -> Iterator[DigitResult | DigitclfError]:
+        """Many images, streamed in order: preprocessing runs on `workers` threads while
+        the model takes a chunk at a time, so memory stays bounded by the chunk size.
+        Yields a DigitResult, or the DigitclfError that image raised."""
+        with ThreadPoolExecutor(workers) as pool:
+            pending = iter(images)
+            while batch := list(itertools.islice(pending, chunk)):
+                prepared = list(pool.map(_try_preprocess, batch))
+                good = [p for p in prepared if not isinstance(p, DigitclfError)]
+                results = iter(self.classify(np.stack(good)) if good else [])
+                for item in prepared:
+                    yield item if isinstance(item, DigitclfError) else next(results)
+
+    def score(self, model_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Prepared inputs, float32 (N, 28, 28) -> the probabilities (N, 10) and the
+        not-a-digit detector's margin (N,): below 0, the input does not look like a digit."""
+        probabilities = self._classifier(model_inputs)
+        margins = self._detector(model_inputs)[:, 0] - self._digit_threshold
+        return probabilities, margins
+
+    def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
+        """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
+        each, with the not-a-digit check."""
+        return digit_results(model_inputs, *self.score(model_inputs))
+
+
+def digit_results(model_inputs: np.ndarray, probabilities: np.ndarray, margins: np.ndarray,
+                  log_prior: np.ndarray | None = None) -> list[DigitResult]:
+    """One DigitResult per prepared input from what `Predictor.score` made of them.
+    `log_prior` (N, 10): evidence from elsewhere (read_number's pair reader), added to the
+    classifier's log-probabilities."""
+    if log_prior is not None:
+        probabilities = softmax(np.log(np.maximum(probabilities, 1e-12)) + log_prior, axis=1)
+        probabilities = probabilities.astype(np.float32)
+    digits = probabilities.argmax(axis=1)
+    return [
+        DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
+        for d, p, x, margin in zip(digits, probabilities, model_inputs, margins)
+    ]
+
+
+def _classifier(store: ModelStore, name: str) -> Net:
+    """The stored model as predictions run it: its ONNX file on ONNX Runtime when it has
+    one (TensorFlow never loads), else the Keras model through TensorFlow."""
+    path = store.onnx_path(name)
+    if path is None:
+        from digitclf.convert.onnx_graph import keras_net
+
+        return keras_net(store.load(name))
+    try:
+        return OnnxNet(path)
+    except Exception as e:  # a corrupt file: say which, not a traceback
+        raise ModelStoreError(f"model file {path} cannot be loaded: {e}") from None
+
+
+@functools.cache
+def _not_a_digit_detector() -> tuple[Net, float]:
+    """The shipped detector (one session, shared by every predictor) and its threshold on
+    the logit: below it, not a digit."""
+    return OnnxNet(DETECTOR_ONNX), float(json.loads(DETECTOR_INFO.read_text())["threshold_logit"])
+
+
+def _try_preprocess(image: ImageSource) -> np.ndarray | DigitclfError:
+    try:
+        return preprocess(image)
+    except DigitclfError as e:
+        return e
+
+
+def load_predictor(name: str | None = None, store: ModelStore | None = None) -> Predictor:
+    """The named model, else the store's active model, else the shipped 'default'."""
+    store = store or ModelStore()
+    name = name or store.active_name()
+    if name is None:
+        raise ModelStoreError(
+            f"no model in {store.root}: train one with 'python -m digitclf train'"
+        )
+    return Predictor(name, store)

@@ -1,0 +1,138 @@
+"""The pair reader: a wide piece of a number read whole, for digits that touch.
+
+read_number cuts a piece that may hold touching digits along seams and reads each part on
+its own. Where the digits overlap, no seam parts them cleanly, and a part is misread ("97"
+as "57") or the piece is read as the wrong number of digits. The pair reader sees the
+whole piece (numbers.pair_input, 28x56) and gives three heads of logits (PAIR_HEADS): how
+many digits the piece holds (1, 2, 3 or more), and its first and second digit. read_number
+weighs each way to read the piece by the count's log-probability and, where it reads the
+piece as two digits, combines the heads' view of each digit with the classifier's
+(numbers.PAIR_COUNT_WEIGHT, PAIR_DIGIT_WEIGHT).
+
+It learns from pieces of numbers written with the MNIST training digits the default model
+learned from (single wide digits, touching pairs and triples, some drawn broken), as a
+scan or as a photo. Retrain with `python -m digitclf.pair_reader` (about 20 minutes on two
+cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from digitclf import tf_setup  # noqa: F401
+import keras
+import tensorflow as tf
+
+from digitclf.training import synth
+from digitclf.store.atomic import replace_atomically
+from digitclf.training.config import TrainConfig
+from digitclf.imaging.decode import decode_image
+from digitclf.training.architectures import build_slim
+from digitclf.reading.number import (
+    PAIR_HEADS,
+    PAIR_READER_ONNX,
+    PAIR_SHAPE,
+    may_hold_several,
+    pair_input,
+    piece_crops,
+)
+from digitclf.convert.onnx_graph import to_onnx
+from digitclf.reading.predictor import Predictor, load_predictor
+from digitclf.imaging.preprocess import ink_map
+from digitclf.training.train import split_train_val
+
+DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece holds,
+DIGITS_SHARES = (0.3, 0.6, 0.1)  # ... in these shares
+NUMBERS = 120_000  # training numbers written (those that come out as one wide piece are kept)
+UNKNOWN = -1  # a head's target where the piece has no such digit
+
+
+def model_split(predictor: Predictor) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """The predictor's model's split of the MNIST training digits: those it learned from, and
+    those it kept for validation and never saw."""
+    hyperparameters = predictor.card.hyperparameters
+    config = TrainConfig(seed=hyperparameters["seed"], val_fraction=hyperparameters["val_fraction"])
+    return split_train_val(config)
+
+
+def training_pieces(count: int, seed: int, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of `count` numbers of 1-3 touching digits that the default model learned from
+    (or, `held_out`, never saw): the pair inputs (N, 28, 56) and targets (N, 3): digits
+    held - 1, first digit, second digit (UNKNOWN where there is none, or for three)."""
+    images, labels = model_split(load_predictor("default"))[held_out]
+    rng = np.random.default_rng(seed)
+    inputs, targets = [], []
+    for _ in range(count):
+        held = int(rng.choice(DIGITS_PER_PIECE, p=DIGITS_SHARES))
+        chosen = rng.choice(len(images), held, replace=False)
+        ink, _ = synth.render_number(images[chosen], labels[chosen], rng, touch_prob=1.0)
+        if rng.random() < 0.5:
+            ink = ink_map(decode_image(synth.ballpoint_photo(ink, rng)))
+        crops, height = piece_crops(ink)
+        if len(crops) != 1 or not may_hold_several(crops[0][0], height):
+            continue  # the digits did not touch, or a digit too narrow to be offered cuts
+        digits = list(labels[chosen][:2]) if held < 3 else []
+        digits += [UNKNOWN] * (2 - len(digits))
+        inputs.append(pair_input(crops[0][1]))
+        targets.append([held - 1, *digits])
+    return np.stack(inputs), np.array(targets, dtype=np.int32)
+
+
+def _loss(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Cross-entropy of each head, over the pieces it has a target for."""
+    total = 0.0
+    start = 0
+    for head, size in enumerate(PAIR_HEADS):
+        target = tf.cast(targets[:, head], tf.int32)
+        known = target != UNKNOWN
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            tf.where(known, target, 0), logits[:, start : start + size])
+        total += tf.reduce_sum(tf.where(known, loss, 0.0)) / tf.maximum(
+            tf.reduce_sum(tf.cast(known, tf.float32)), 1.0)
+        start += size
+    return total
+
+
+def train_reader(x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = build_slim(PAIR_SHAPE, sum(PAIR_HEADS), name="pair_reader")
+    steps = max(1, epochs * (len(x) // 128))
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, steps)), _loss)
+    model.fit(x, y, batch_size=128, epochs=epochs, validation_split=0.05, verbose=2)
+    return model
+
+
+def head_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[float]:
+    """Each head's accuracy over the pieces it has a target for."""
+    logits = model.predict(x, batch_size=1024, verbose=0)
+    bounds = np.cumsum((0, *PAIR_HEADS))
+    return [float((logits[:, a:b].argmax(axis=1) == y[:, h])[y[:, h] != UNKNOWN].mean())
+            for h, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Train read_number's pair reader.")
+    parser.add_argument("--numbers", type=int, default=NUMBERS)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=PAIR_READER_ONNX)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with ProcessPoolExecutor(2) as pool:
+        parts = list(pool.map(training_pieces, [args.numbers // 2] * 2, [5, 6]))
+    x, y = (np.concatenate(arrays) for arrays in zip(*parts))
+    print(f"{len(x)} pieces in {time.perf_counter() - started:.0f} s", flush=True)
+    model = train_reader(x, y, args.epochs)
+    accuracy = head_accuracy(model, *training_pieces(4000, 7, held_out=True))
+    print("on pieces of held-out digits: " + ", ".join(
+        f"{head} {value:.2%}" for head, value in zip(("count", "first", "second"), accuracy)))
+    replace_atomically(args.out, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
+    print(f"saved {args.out} after {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
