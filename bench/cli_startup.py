@@ -17,10 +17,8 @@ from pathlib import Path
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def wall(command: list[str]) -> float:

@@ -14,21 +14,17 @@ On the same model and images it prints the accuracy of
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
-from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.imaging.decode import decode_image  # noqa: E402
-from digitclf.reading.predictor import load_predictor  # noqa: E402
+from digitclf.errors import NoDigitError
+from digitclf.imaging.decode import decode_image
+from digitclf.reading.predictor import load_predictor
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def grey_ink(image: np.ndarray) -> np.ndarray:

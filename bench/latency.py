@@ -16,17 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
-from digitclf.reading.predictor import load_predictor  # noqa: E402
+from digitclf.reading.predictor import load_predictor
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def median_ms(call, repeats: int) -> float:

@@ -12,18 +12,14 @@ of test digits as ours, measured on the same images in the same run.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digitclf.training import negatives  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
-from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.reading.predictor import load_predictor  # noqa: E402
+from digitclf.errors import NoDigitError
+from digitclf.reading.predictor import load_predictor
+from digitclf.training import negatives
+from digitclf.training.data import load_mnist
 
 TARGET_KINDS = ("letter", "handwritten_letter", "scribble", "shape")
 

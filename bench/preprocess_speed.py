@@ -16,21 +16,17 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.reading.allocator import keep_buffers_on_heap  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
-from digitclf.imaging.decode import decode_pixels  # noqa: E402
-from digitclf.imaging.preprocess import preprocess  # noqa: E402
+from digitclf.imaging.decode import decode_pixels
+from digitclf.imaging.preprocess import preprocess
+from digitclf.reading.allocator import keep_buffers_on_heap
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def canvases(count: int) -> list[np.ndarray]:

@@ -12,22 +12,18 @@ segmentation.
 """
 
 import argparse
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
-from digitclf.errors import NoDigitError  # noqa: E402
-from digitclf.imaging.decode import decode_image  # noqa: E402
-from digitclf.reading.predictor import Predictor, load_predictor  # noqa: E402
-from digitclf.imaging.preprocess import ink_map, to_mnist  # noqa: E402
+from digitclf.errors import NoDigitError
+from digitclf.imaging.decode import decode_image
+from digitclf.imaging.preprocess import ink_map, to_mnist
+from digitclf.reading.predictor import Predictor, load_predictor
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 DIGITS = 5
 

@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[0] = str(REPO)  # the repository, not bench/, whose scripts could shadow modules
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from digitclf.training import synth  # noqa: E402
-from digitclf.training.data import load_mnist  # noqa: E402
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 
 def drawings(count: int) -> list[bytes]:

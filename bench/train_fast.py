@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 def reference_epoch() -> None:
     """One epoch of the Keras example; prints a JSON line with its fit() time and accuracy."""
-    sys.path.insert(0, str(REPO))
-    from digitclf import tf_setup  # noqa: F401
+    import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
     import keras
     import numpy as np
     from keras import layers

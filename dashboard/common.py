@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import streamlit as st
+from PIL import Image, ImageDraw, ImageFont
 
-from digitclf.training import mydigits
 from digitclf.errors import DigitclfError
 from digitclf.store.card import ModelCard
 from digitclf.store.model_store import ModelStore
+from digitclf.training import mydigits
 
 MODEL_KEY = "model"  # session state: the model chosen in the sidebar, shared by all pages
 _FRAME_KEY = "_digitclf_frame"  # session state: app.py ran in this session
@@ -204,11 +205,10 @@ def on_white(image: np.ndarray) -> np.ndarray:
     return np.clip(pixels[..., :3], 0, 255).astype(np.uint8)
 
 
-def boxes_picture(image: np.ndarray, boxes, labels, colors) -> "Image.Image":
+def boxes_picture(image: np.ndarray, boxes, labels, colors) -> Image.Image:
     """The drawing with a box around each digit and its label above the box, on a white
     band added over the drawing for the labels. Boxes are (x, y, width, height) in the
     image's pixels."""
-    from PIL import Image, ImageDraw, ImageFont
 
     drawing = Image.fromarray(on_white(image))
     size = max(14, drawing.height // 14)

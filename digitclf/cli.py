@@ -11,8 +11,9 @@ import dataclasses
 import itertools
 import json
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any
 
 from digitclf.errors import DigitclfError, UsageError
 from digitclf.store.model_store import ModelStore
@@ -28,11 +29,18 @@ def _percent(value: float) -> str:
 
 # ----- train -----------------------------------------------------------------------------
 def _add_train(sub) -> None:
-    from digitclf.training.config import ARCHITECTURE_NAMES, DISTRIBUTE, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+    from digitclf.training.config import (
+        ARCHITECTURE_NAMES,
+        DISTRIBUTE,
+        OPTIMIZERS,
+        PRESETS,
+        SCHEDULES,
+        TrainConfig,
+    )
 
     p = sub.add_parser("train", help="train a model and save it with its card in the store",
-                       description="Train a model from a preset; any flag overrides the preset. "
-                       f"Presets: {', '.join(f'{k} ({v.architecture}, {v.epochs} epochs)' for k, v in PRESETS.items())}.")
+                       description="Train a model from a preset; any flag overrides the preset. Presets: "
+                       + ", ".join(f"{k} ({v.architecture}, {v.epochs} epochs)" for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=sorted(PRESETS), help="starting hyperparameters (default: fast)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="starting hyperparameters from a JSON file instead of a preset "
@@ -73,7 +81,7 @@ def _run_train(args) -> int:
     if store.exists(args.name) and not args.overwrite:
         raise DigitclfError(f"a model named {args.name!r} already exists: pick another name or pass --overwrite")
     from digitclf.training.config import config_for, read_config_file
-    from digitclf.training.progress import JsonLinesProgress, TerminalProgress, fan_out
+    from digitclf.training.progress import EventHandler, JsonLinesProgress, TerminalProgress, fan_out
 
     overrides = {k: getattr(args, k) for k in args.hyperparameters if hasattr(args, k)}
     if args.config is not None:
@@ -88,7 +96,7 @@ def _run_train(args) -> int:
     from digitclf.training.publish import publish
     from digitclf.training.train import train
 
-    handlers = [TerminalProgress()]
+    handlers: list[EventHandler] = [TerminalProgress()]
     if args.events:
         handlers.append(JsonLinesProgress(args.events))
     trained = train(config, store=store, on_event=fan_out(handlers), preset=preset)
@@ -158,7 +166,7 @@ def _run_predict(args) -> int:
 
     predictor = load_predictor(args.model)
     paths, to_predict = itertools.tee(_input_paths(args))
-    results = (map(_read_number(predictor), to_predict) if args.number
+    results: Iterator[Any] = (map(_read_number(predictor), to_predict) if args.number
                else predictor.predict_images(to_predict))
     bar = tqdm(total=_count_inputs(args), unit="image", disable=not sys.stderr.isatty(),
                file=sys.stderr, leave=False)
@@ -202,8 +210,8 @@ def _add_evaluate(sub) -> None:
 
 
 def _run_evaluate(args) -> int:
-    from digitclf.training.evaluation import evaluate
     from digitclf.reading.predictor import load_predictor
+    from digitclf.training.evaluation import evaluate
 
     predictor = load_predictor(args.model)
     report = evaluate(predictor).report
@@ -238,7 +246,7 @@ def _add_models(sub) -> None:
 def _run_models(args) -> int:
     store = ModelStore()
     active = store.active_name()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": c.name, "architecture": c.architecture, "test_accuracy": c.test_accuracy,
          "created_at": c.created_at, "active": c.name == active}
         for c in store.cards()
@@ -253,7 +261,8 @@ def _run_models(args) -> int:
     print(f"  {'name':<24} {'architecture':<12} {'test acc':>9}  created")
     for r in rows:
         acc = _percent(r["test_accuracy"]) if r["test_accuracy"] is not None else "-"
-        print(f"{'*' if r['active'] else ' '} {r['name']:<24} {r['architecture'] or '-':<12} {acc:>9}  {r['created_at'] or '-'}")
+        mark = "*" if r["active"] else " "
+        print(f"{mark} {r['name']:<24} {r['architecture']:<12} {acc:>9}  {r['created_at'] or '-'}")
     return 0
 
 
@@ -317,7 +326,7 @@ def _run_export(args) -> int:
 # ----- entry point -----------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m digitclf",
+        prog="digitclf",
         description="Handwritten-digit recognition: train, predict, evaluate and manage models.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

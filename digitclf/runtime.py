@@ -10,9 +10,9 @@ where TensorFlow takes three. Models get here as ONNX graphs written by digitclf
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import onnxruntime as ort

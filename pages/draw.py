@@ -9,11 +9,21 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.canvas import NUMBER_SIZE, drawing_canvas, stroke_count
-from dashboard.common import (boxes_picture, chosen_model, digit_picture, friendly_errors,
-                              my_digits_accuracy, no_model_message, page_setup, percent,
-                              predictor, sentence, store)
-from digitclf.training import mydigits
+from dashboard.common import (
+    boxes_picture,
+    chosen_model,
+    digit_picture,
+    friendly_errors,
+    my_digits_accuracy,
+    no_model_message,
+    page_setup,
+    percent,
+    predictor,
+    sentence,
+    store,
+)
 from digitclf.errors import DigitclfError, ImageError, NoDigitError
+from digitclf.training import mydigits
 
 page_setup("pages/draw.py")
 

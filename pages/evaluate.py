@@ -8,8 +8,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.common import (chosen_model, friendly_errors, my_digits_accuracy, no_model_message,
-                              page_setup, percent, store)
+from dashboard.common import (
+    chosen_model,
+    friendly_errors,
+    my_digits_accuracy,
+    no_model_message,
+    page_setup,
+    percent,
+    store,
+)
 from digitclf.store.card import ModelCard
 
 page_setup("pages/evaluate.py")

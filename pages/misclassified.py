@@ -12,8 +12,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.common import (chosen_model, digit_picture, evaluation, friendly_errors,
-                              no_model_message, page_setup, percent)
+from dashboard.common import (
+    chosen_model,
+    digit_picture,
+    evaluation,
+    friendly_errors,
+    no_model_message,
+    page_setup,
+    percent,
+)
 
 page_setup("pages/misclassified.py")
 

@@ -7,11 +7,22 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts
-from dashboard.common import (MODEL_KEY, chosen_model, digit_picture, evaluation, friendly_errors,
-                              no_model_message, page_setup, percent, sentence, store, use_model)
+from dashboard.common import (
+    MODEL_KEY,
+    chosen_model,
+    digit_picture,
+    evaluation,
+    friendly_errors,
+    no_model_message,
+    page_setup,
+    percent,
+    sentence,
+    store,
+    use_model,
+)
+from digitclf.errors import DigitclfError
 from digitclf.store.card import ModelCard
 from digitclf.training.compare import compare, per_class, summary
-from digitclf.errors import DigitclfError
 
 page_setup("pages/models.py")
 

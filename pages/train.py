@@ -12,11 +12,10 @@ import streamlit as st
 
 from dashboard import charts
 from dashboard.common import friendly_errors, page_setup, percent, sentence, store, use_model
-from digitclf.training import jobs
-from digitclf.training import mydigits
-from digitclf.training.config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES
 from digitclf.errors import DigitclfError
 from digitclf.store.card import ModelCard
+from digitclf.training import jobs, mydigits
+from digitclf.training.config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES
 
 page_setup("pages/train.py")
 

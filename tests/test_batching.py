@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from digitclf.service.batching import ImageBatcher
 from digitclf.errors import NoDigitError
+from digitclf.service.batching import ImageBatcher
 
 
 class FakePredictor:

@@ -1,9 +1,9 @@
 import json
 
-from PIL import Image
 import numpy as np
-
 from conftest import run_cli
+from PIL import Image
+
 from digitclf.training import synth
 from digitclf.training.data import load_mnist
 
@@ -31,7 +31,7 @@ def test_predict_json_with_good_and_bad_files(tmp_path):
     assert "Traceback" not in result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["path"] for line in lines] == [str(f) for f in files]
-    for line, (path, label) in zip([lines[0], lines[2], lines[5]], good):
+    for line, (_, label) in zip([lines[0], lines[2], lines[5]], good):
         assert line["digit"] == label and 0 < line["confidence"] <= 1
         assert len(line["probabilities"]) == 10 and abs(sum(line["probabilities"]) - 1) < 1e-3
     assert "blank" in lines[1]["error"]

@@ -8,11 +8,18 @@ import time
 
 import numpy as np
 import pytest
+from browser import (
+    DIGIT_STROKES,
+    assert_no_error_box,
+    canvas,
+    draw,
+    metric_value,
+    number_strokes,
+    open_page,
+    wait_idle,
+)
 from PIL import Image
 from playwright.sync_api import expect
-
-from browser import (DIGIT_STROKES, assert_no_error_box, browser, canvas, dashboard,  # noqa: F401
-                     draw, metric_value, number_strokes, open_page, page, wait_idle)
 
 DRAW_HINT = "Draw a digit in the box"
 
@@ -286,8 +293,8 @@ def test_every_page_without_error_box(page, dashboard):
 
 # ----- the package modules behind the Train and Models pages (no browser) ----------------------
 def test_jobs_refuse_bad_requests_before_starting(tmp_path, monkeypatch):
-    from digitclf.training import jobs
     from digitclf.errors import ConfigError, DigitclfError, ModelStoreError
+    from digitclf.training import jobs
 
     monkeypatch.setenv("DIGITCLF_MODELS", str(tmp_path / "models"))
     monkeypatch.setenv("DIGITCLF_JOBS", str(tmp_path / "jobs"))
@@ -301,18 +308,19 @@ def test_jobs_refuse_bad_requests_before_starting(tmp_path, monkeypatch):
     assert jobs.list_jobs() == []
 
 
-def test_jobs_pass_the_form_to_the_cli(tmp_path):
-    from digitclf.training import jobs
+def test_jobs_pass_the_form_to_the_cli_as_one_config_file(tmp_path):
     from digitclf.cli import build_parser
+    from digitclf.training import jobs
+    from digitclf.training.config import config_for, read_config_file
 
-    argv = jobs._cli_flags("best", "tuned", tmp_path / "events.jsonl", {
-        "epochs": 2, "learning_rate": 3e-4, "augment": False, "train_subset": None,
-        "base_model": "default", "my_digits": True}, activate=True, overwrite=False)
+    config = config_for("best", epochs=2, learning_rate=3e-4, augment=False, base_model="default",
+                        my_digits=True)
+    argv = jobs._train_command(tmp_path, "tuned", config, "best", activate=True, overwrite=False)
     args = build_parser().parse_args(argv)
-    assert (args.preset, args.name, args.epochs, args.learning_rate) == ("best", "tuned", 2, 3e-4)
-    assert args.augment is False and args.train_subset is None
-    assert args.base_model == "default" and args.my_digits and args.activate
-    assert not args.overwrite and args.events == tmp_path / "events.jsonl"
+    assert read_config_file(args.config) == (config, "best")
+    assert args.preset is None and args.epochs is None and args.augment is None  # nothing twice
+    assert args.name == "tuned" and args.activate and not args.overwrite
+    assert args.events == tmp_path / "events.jsonl"
 
 
 def test_jobs_report_why_a_run_failed(tmp_path, monkeypatch):

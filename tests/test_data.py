@@ -5,9 +5,9 @@ import struct
 import numpy as np
 import pytest
 
+from digitclf.errors import DataError
 from digitclf.training import data
 from digitclf.training.data import SPLIT_FILES, load_mnist
-from digitclf.errors import DataError
 
 
 @pytest.fixture

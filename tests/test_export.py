@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-
 from conftest import run_cli
-from digitclf.training.data import load_mnist
+
 from digitclf.convert.export import export_model, next_version
 from digitclf.store.model_store import ModelStore
+from digitclf.training.data import load_mnist
 
 
 def test_savedmodel_gives_the_keras_models_probabilities(tmp_path):

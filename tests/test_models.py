@@ -3,17 +3,11 @@ import numpy as np
 import pytest
 from keras import layers
 
-from digitclf.training.data import load_mnist
-from digitclf.training.architectures import (
-    ARCHITECTURES,
-    build_model,
-    build_slim,
-    compile_inference,
-    fold_batch_norm,
-    with_softmax,
-)
+from digitclf.convert.keras_graph import compile_inference, fold_batch_norm
 from digitclf.convert.onnx_graph import UnsupportedModel, keras_net, to_onnx
 from digitclf.runtime import CHUNK, OnnxNet, run_batched
+from digitclf.training.architectures import ARCHITECTURES, build_model, build_slim, with_softmax
+from digitclf.training.data import load_mnist
 
 
 def _with_batch_statistics(model: keras.Model) -> keras.Model:
@@ -31,7 +25,7 @@ def _with_batch_statistics(model: keras.Model) -> keras.Model:
 def test_folding_batch_norm_keeps_the_predictions(architecture):
     served = with_softmax(_with_batch_statistics(build_model(architecture)), temperature=1.3)
     folded = fold_batch_norm(served)
-    assert not any(isinstance(l, (layers.BatchNormalization, layers.Dropout)) for l in folded.layers)
+    assert not any(isinstance(layer, (layers.BatchNormalization, layers.Dropout)) for layer in folded.layers)
     images = load_mnist("test")[0][:200].astype(np.float32)
     expected = served.predict(images, verbose=0)
     np.testing.assert_allclose(folded.predict(images, verbose=0), expected, atol=1e-5)
@@ -76,7 +70,7 @@ def test_a_model_onnx_cannot_express_runs_on_tensorflow_instead():
     with pytest.raises(UnsupportedModel, match="activation 'gelu'"):
         to_onnx(model)
     images = load_mnist("test")[0][:50].astype(np.float32)
-    np.testing.assert_allclose(keras_net(model)(images), model.predict(images, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(keras_net(model)(images), model.predict(images, verbose=0), rtol=1e-5, atol=1e-5)
 
 
 def test_run_batched_keeps_order_across_chunks():

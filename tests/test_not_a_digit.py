@@ -4,11 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from digitclf.training import negatives
-
-from digitclf.training import synth
-from digitclf.training.data import load_mnist
 from digitclf.errors import NoDigitError
+from digitclf.training import negatives, synth
+from digitclf.training.data import load_mnist
 
 
 def _printed(char: str, font_path) -> np.ndarray:

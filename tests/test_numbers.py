@@ -6,25 +6,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from digitclf.errors import NoDigitError
+from digitclf.reading.cuts import _without_slivers
+from digitclf.reading.pair_view import PAIR_SHAPE, pair_input, read_pairs
+from digitclf.reading.results import digit_results
+from digitclf.reading.scoring import PART_WEIGHTS, cut_features, part_features
+from digitclf.reading.search import Candidates, best_readings
+from digitclf.reading.segment import Part, Reading, Segmentation, segment
 from digitclf.training import synth
 from digitclf.training.data import load_mnist
-from digitclf.errors import NoDigitError
-from digitclf.reading.number import (
-    PAIR_SHAPE,
-    PART_WEIGHTS,
-    Candidates,
-    Part,
-    Reading,
-    Segmentation,
-    _without_slivers,
-    best_readings,
-    cut_features,
-    pair_input,
-    part_features,
-    read_pairs,
-    segment,
-)
-from digitclf.reading.predictor import digit_results
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +73,7 @@ def test_a_stroke_close_beside_a_digit_is_also_offered_as_part_of_it():
 
 
 def _whole(x):
-    return Reading((Part(np.ones((1, 1)), (x, 0, 1, 1)),), ())
+    return Reading((Part(np.ones((1, 1)), (x, 0, 1, 1), x),), ())
 
 
 def _chosen_spans(scores_by_box):
@@ -92,8 +82,8 @@ def _chosen_spans(scores_by_box):
     pieces = [[_whole(x)] for x in range(3)]
     joined = {0: [_whole(9)]}
     parts = [r[0].parts[0] for r in pieces + list(joined.values())]
-    keys = [id(p) for p in parts if scores_by_box[p.box[0]] is not None]
-    scores = np.array([scores_by_box[p.box[0]] for p in parts if id(p) in keys])
+    keys = [p.key for p in parts if scores_by_box[p.box[0]] is not None]
+    scores = np.array([scores_by_box[p.box[0]] for p in parts if p.key in keys])
     found = Candidates(Segmentation(pieces, 100.0, joined), keys, None, None, None, scores, {})
     return [span for span, _ in best_readings(found)]
 

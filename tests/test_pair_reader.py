@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from digitclf.reading.number import PAIR_HEADS, PAIR_SHAPE
 from digitclf.convert.onnx_graph import to_onnx
-from digitclf.training.train_pair_reader import UNKNOWN, _loss, train_reader, training_pieces
+from digitclf.reading.pair_view import PAIR_HEADS, PAIR_SHAPE
 from digitclf.runtime import OnnxNet
+from digitclf.training.train_pair_reader import UNKNOWN, _loss, train_reader, training_pieces
 
 
 def test_training_pieces_are_labelled_by_what_they_hold():

@@ -7,16 +7,21 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from digitclf.training import synth
-from digitclf.training.data import load_mnist
 from digitclf.errors import ImageError, NoDigitError
 from digitclf.imaging import decode as imageio
-from digitclf.imaging.decode import decode_image, decode_pixels, to_unit
 from digitclf.imaging import preprocess as preprocess_module
+from digitclf.imaging.decode import decode_image, decode_pixels, to_unit
 from digitclf.imaging.preprocess import (
-    _close_pen_skips, _dilate_disk, _stroke_width_estimate, ink_map, preprocess, stroke_width,
+    _close_pen_skips,
+    _dilate_disk,
+    _stroke_width_estimate,
+    ink_map,
+    preprocess,
+    stroke_width,
     to_mnist,
 )
+from digitclf.training import synth
+from digitclf.training.data import load_mnist
 
 SAMPLES = 12  # test digits per encoding
 
@@ -62,7 +67,7 @@ def _exif_rotated_jpeg(ink):
 
 
 DELIVERIES = {
-    **{name: (lambda enc: lambda ink: enc(ink))(enc) for name, enc in synth.ENCODINGS.items()},
+    **synth.ENCODINGS,
     "photo_jpeg_bytes": lambda ink: _png(Image.fromarray(synth.ballpoint_photo(ink)), format="JPEG"),
     "sixteen_bit_png": _sixteen_bit,
     "cmyk_jpeg": _cmyk_jpeg,

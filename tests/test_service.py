@@ -12,16 +12,19 @@ import httpx
 import numpy as np
 import pytest
 import schemathesis
+from conftest import REPO, run_cli
 from hypothesis import HealthCheck, settings
 from PIL import Image
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
-from conftest import REPO, run_cli
+from digitclf.service.app import MAX_BODY_BYTES
 from digitclf.training import synth
 from digitclf.training.data import load_mnist
-from digitclf.service.app import MAX_BODY_BYTES
 
 STARTUP_SECONDS = 120
 

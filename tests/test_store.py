@@ -8,15 +8,15 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO, run_cli
-from digitclf.store.atomic import replace_atomically
-from digitclf.training.data import load_mnist
+
 from digitclf.errors import ModelStoreError
 from digitclf.reading.predictor import Predictor
+from digitclf.store.atomic import replace_atomically
 from digitclf.store.card import ModelCard
 from digitclf.store.model_store import ModelStore
 from digitclf.store.names import check_name
+from digitclf.training.data import load_mnist
 
 
 @pytest.mark.parametrize("name", ["../x", "", "a" * 65, "has space", "x/y", "dot.name", "é", "..", None])
@@ -160,3 +160,25 @@ def test_predicting_loads_neither_tensorflow_nor_keras():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["7", "[]"]
+
+
+def test_a_card_written_before_versions_still_loads_and_round_trips():
+    text = (REPO / "models" / "default" / "card.json").read_text()
+    assert '"version"' not in text  # written before cards had versions
+    card = ModelCard.from_json(text)
+    assert card.name == "default" and card.version == 1 and card.test_accuracy >= 0.996
+    assert ModelCard.from_json(card.to_json()) == card
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("{", "not valid JSON"),
+    ("[]", "not a JSON object"),
+    ('{"architecture": "cnn"}', "has no 'name'"),
+    ('{"name": "x", "architecture": "cnn", "test_accuracy": "high"}', "'test_accuracy' should be int or float"),
+    ('{"name": "x", "architecture": "cnn", "epochs_run": true}', "'epochs_run' should be int"),
+    ('{"name": "x", "architecture": "cnn", "version": 99}', "version 99"),
+])
+def test_a_damaged_card_is_a_clear_error(store_env, text, reason):
+    (store_env / "tiny" / "card.json").write_text(text)
+    with pytest.raises(ModelStoreError, match=reason):
+        ModelStore().card("tiny")

@@ -1,13 +1,14 @@
+import dataclasses
 import json
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
-from digitclf.training.config import PRESETS, config_for
+
 from digitclf.errors import ConfigError
-from digitclf.training.architectures import ARCHITECTURES
 from digitclf.store.model_store import ModelStore
+from digitclf.training.architectures import ARCHITECTURES
+from digitclf.training.config import PRESETS, config_for
 
 
 def test_tiny_training_end_to_end_writes_model_and_card(store_env, tmp_path):
@@ -107,3 +108,30 @@ def test_mirrored_strategy_gives_the_same_result(store_env):
     assert mirrored.card.epochs_run == plain.card.epochs_run == 2
     assert abs(mirrored.card.test_accuracy - plain.card.test_accuracy) < 0.015
     assert mirrored.card.test_accuracy > 0.9
+
+
+def test_config_file_round_trips_and_is_checked(tmp_path):
+    from digitclf.training.config import read_config_file, write_config_file
+
+    config = config_for("best", epochs=2, my_digits=True)
+    write_config_file(tmp_path / "config.json", config, "best")
+    assert read_config_file(tmp_path / "config.json") == (config, "best")
+    (tmp_path / "bad.json").write_text('{"preset": null, "hyperparameters": {"epochs": 0}}')
+    with pytest.raises(ConfigError, match="epochs must be 1..1000"):
+        read_config_file(tmp_path / "bad.json")
+    (tmp_path / "unknown.json").write_text('{"hyperparameters": {"momentum": 0.9}}')
+    with pytest.raises(ConfigError, match="unknown hyperparameter"):
+        read_config_file(tmp_path / "unknown.json")
+
+
+def test_train_reads_its_config_from_a_file(store_env, tmp_path):
+    from digitclf.training.config import write_config_file
+
+    config = config_for("fast", train_subset=600, epochs=1, batch_size=32, augment=False, seed=5)
+    write_config_file(tmp_path / "config.json", config, "fast")
+    result = run_cli("train", "--config", str(tmp_path / "config.json"), "--name", "from-file")
+    assert result.returncode == 0, result.stderr
+    card = ModelStore().card("from-file")
+    assert card.preset == "fast" and card.hyperparameters == dataclasses.asdict(config)
+    both = run_cli("train", "--config", str(tmp_path / "config.json"), "--preset", "fast", "--name", "x")
+    assert both.returncode == 2 and "not both" in both.stderr

@@ -36,7 +36,8 @@ def next_version(outdir: Path) -> int:
 
 def write_savedmodel(model, path: Path) -> None:
     """Write a Keras model taking (N, 28, 28) float32 as a SavedModel at path."""
-    from digitclf import tf_setup  # noqa: F401
+    import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
     import keras
     import tensorflow as tf
 

@@ -3,12 +3,12 @@ into the layer before it, and a graph-compiled call that skips Keras' predict() 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-import numpy as np
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
 
-from digitclf import tf_setup  # noqa: F401  (quiet TensorFlow before it loads)
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 

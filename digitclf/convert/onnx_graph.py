@@ -8,13 +8,13 @@ TensorFlow's compiled call instead.
 
 from __future__ import annotations
 
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
+import keras
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
-
-from digitclf import tf_setup  # noqa: F401
-import keras
 from keras import layers
+from onnx import TensorProto, helper, numpy_helper
 
 from digitclf.convert.keras_graph import compile_inference, fold_batch_norm, is_chain
 from digitclf.runtime import Net, OnnxNet
@@ -37,7 +37,7 @@ class _Graph:
         self.current = INPUT_NAME
         self.channels_first = False  # after the reshape to an image, tensors are NCHW
 
-    def constant(self, name: str, value: np.ndarray) -> str:
+    def constant(self, name: str, value: np.ndarray | np.generic) -> str:
         self.weights.append(numpy_helper.from_array(np.asarray(value), name))
         return name
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from typing import Union
 
 import numpy as np
 import pyspng
@@ -27,7 +26,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PLAIN_PNG_COLOUR_TYPES = (0, 2, 6)  # grey, RGB, RGBA: decoded to exactly what Pillow gives
 PNG_CHUNKS_FOR_PILLOW = (b"tRNS", b"eXIf", b"Raw profile type exif")  # transparency key, EXIF
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike[str] | bytes | bytearray | Image.Image | np.ndarray
 
 
 def _from_pil(img: Image.Image) -> np.ndarray:
@@ -138,12 +137,15 @@ def _read(source: ImageSource) -> np.ndarray:
         return _from_array(source)
     if isinstance(source, Image.Image):
         return _from_pil(source)
+    data: bytes | None
     if isinstance(source, (bytes, bytearray)):
         data, label = bytes(source), "the given bytes"
+        opened: str | os.PathLike[str] | io.BytesIO = io.BytesIO(data)
     elif isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
             raise ImageError(f"no such file: {source}")
-        data, label = _png_file_bytes(source), str(source)
+        data, label = _png_file_bytes(source), str(source)  # None: not a PNG
+        opened = io.BytesIO(data) if data is not None else source
     else:
         raise ImageError(
             f"cannot read an image from {type(source).__name__}: give a path, bytes, "
@@ -154,7 +156,7 @@ def _read(source: ImageSource) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source if data is None else io.BytesIO(data)) as img:
+            with Image.open(opened) as img:
                 return _from_pil(img)
     except UnidentifiedImageError:
         raise ImageError(f"{label} is not an image in a format we read (PNG, JPEG, ...)") from None

@@ -62,11 +62,11 @@ def _flatten_background(signal: np.ndarray) -> np.ndarray:
     height, width = signal.shape
     factor = max(1, max(height, width) // 96)
     size = (max(1, width // factor), max(1, height // factor))
-    small = np.asarray(Image.fromarray(signal.astype(np.float32)).resize(size, Image.BOX))
+    small = np.asarray(Image.fromarray(signal.astype(np.float32)).resize(size, Image.Resampling.BOX))
     window = max(3, max(small.shape) // 5)
     background = ndimage.grey_opening(small, size=(window, window))
     background = ndimage.uniform_filter(background, size=window)
-    background = np.asarray(Image.fromarray(background).resize((width, height), Image.BILINEAR))
+    background = np.asarray(Image.fromarray(background).resize((width, height), Image.Resampling.BILINEAR))
     return signal - background
 
 
@@ -177,7 +177,7 @@ def _check_is_digit(ink: np.ndarray, image_pixels: float | None = None) -> tuple
 
 def _resize(array: np.ndarray, width: int, height: int) -> np.ndarray:
     """Area-averaging resize of a float image (anti-aliased, like MNIST's)."""
-    resample = Image.BOX if width <= array.shape[1] else Image.BILINEAR
+    resample = Image.Resampling.BOX if width <= array.shape[1] else Image.Resampling.BILINEAR
     image = Image.fromarray(np.ascontiguousarray(array, dtype=np.float32))
     return np.asarray(image.resize((width, height), resample))
 

@@ -10,48 +10,27 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.special import softmax
 
-from digitclf.reading.allocator import keep_buffers_on_heap
 from digitclf.errors import DigitclfError, ModelStoreError
 from digitclf.imaging.decode import ImageSource
-from digitclf.settings import DETECTOR_INFO, DETECTOR_ONNX
 from digitclf.imaging.preprocess import preprocess
+from digitclf.reading.allocator import keep_buffers_on_heap
+from digitclf.reading.number import read_number
+from digitclf.reading.results import DigitResult, NumberResult, digit_results
 from digitclf.runtime import Net, OnnxNet, run_batched
+from digitclf.settings import DETECTOR_INFO, DETECTOR_ONNX
 from digitclf.store.model_store import ModelStore
 
 if TYPE_CHECKING:
     import keras
 
-    from digitclf.reading.number import NumberResult
-
-MIN_CONFIDENCE = 0.5  # below this the model cannot name the digit: report "not a digit"
-
-
-@dataclass(frozen=True)
-class DigitResult:
-    digit: int
-    confidence: float
-    probabilities: np.ndarray  # float32 (10,), sums to 1
-    model_input: np.ndarray  # float32 (28, 28), exactly what the model saw
-    is_digit: bool = True  # False: letters, scribbles, shapes, crossed-out marks, smudges
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "digit": self.digit,
-            "confidence": round(self.confidence, 6),
-            "probabilities": [round(float(p), 6) for p in self.probabilities],
-            "is_digit": self.is_digit,
-        }
-
-
 class Predictor:
-    def __init__(self, name: str, store: ModelStore | None = None):
+    def __init__(self, name: str, store: ModelStore | None = None) -> None:
         """The stored model `name` (see load_predictor for the usual way in)."""
         keep_buffers_on_heap()  # a predictor reads many images: reuse their buffers
         self.store = store or ModelStore()
@@ -83,8 +62,6 @@ class Predictor:
 
     def read_number(self, image: ImageSource) -> NumberResult:
         """Several digits side by side, as one number: its text, digits and their boxes."""
-        from digitclf.reading.number import read_number
-
         return read_number(self, image)
 
     def predict_images(
@@ -113,21 +90,6 @@ class Predictor:
         """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
         each, with the not-a-digit check."""
         return digit_results(model_inputs, *self.score(model_inputs))
-
-
-def digit_results(model_inputs: np.ndarray, probabilities: np.ndarray, margins: np.ndarray,
-                  log_prior: np.ndarray | None = None) -> list[DigitResult]:
-    """One DigitResult per prepared input from what `Predictor.score` made of them.
-    `log_prior` (N, 10): evidence from elsewhere (read_number's pair reader), added to the
-    classifier's log-probabilities."""
-    if log_prior is not None:
-        probabilities = softmax(np.log(np.maximum(probabilities, 1e-12)) + log_prior, axis=1)
-        probabilities = probabilities.astype(np.float32)
-    digits = probabilities.argmax(axis=1)
-    return [
-        DigitResult(int(d), float(p[d]), p, x, bool(margin >= 0 and p[d] >= MIN_CONFIDENCE))
-        for d, p, x, margin in zip(digits, probabilities, model_inputs, margins)
-    ]
 
 
 def _classifier(store: ModelStore, name: str) -> Net:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,13 +26,22 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from digitclf import __version__
-from digitclf.service.schemas import (BatchItem, BatchResponse, DigitResponse, ErrorResponse, HealthResponse,
-                         ModelInfo, ModelsResponse, NumberResponse)
+from digitclf.errors import DigitclfError, ImageError, ModelStoreError, NoDigitError
+from digitclf.reading.predictor import Predictor
+from digitclf.reading.results import DigitResult
 from digitclf.service.batching import ImageBatcher
 from digitclf.service.limits import BodyLimitMiddleware
-from digitclf.errors import DigitclfError, ImageError, ModelStoreError, NoDigitError
-from digitclf.reading.predictor import DigitResult, Predictor
 from digitclf.service.predictor_cache import PredictorCache
+from digitclf.service.schemas import (
+    BatchItem,
+    BatchResponse,
+    DigitResponse,
+    ErrorResponse,
+    HealthResponse,
+    ModelInfo,
+    ModelsResponse,
+    NumberResponse,
+)
 from digitclf.store.model_store import NAME_PATTERN
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
@@ -70,7 +80,7 @@ def _classify(error: DigitclfError) -> tuple[int, str]:
     return next((status, kind) for cls, status, kind in _KINDS if isinstance(error, cls))
 
 
-def _error(status: int, kind: str, detail: str, headers: dict | None = None) -> JSONResponse:
+def _error(status: int, kind: str, detail: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": kind, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -111,7 +121,7 @@ async def _read_batch(request: Request) -> list[tuple[str | None, bytes]]:
 def _batch_item(filename: str | None, outcome: DigitResult | DigitclfError, model: str) -> BatchItem:
     if isinstance(outcome, DigitclfError):
         return BatchItem(filename=filename, error=ErrorResponse(error=_classify(outcome)[1], detail=str(outcome)))
-    return BatchItem(filename=filename, result={"model": model, **outcome.to_dict()})
+    return BatchItem(filename=filename, result=DigitResponse(model=model, **outcome.to_dict()))
 
 
 def create_app(model_name: str | None = None, threads: int | None = None) -> FastAPI:

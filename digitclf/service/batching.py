@@ -18,7 +18,8 @@ from digitclf.errors import DigitclfError
 
 if TYPE_CHECKING:
     from digitclf.imaging.decode import ImageSource
-    from digitclf.reading.predictor import DigitResult, Predictor
+    from digitclf.reading.predictor import Predictor
+    from digitclf.reading.results import DigitResult
 
 
 class ImageBatcher:
@@ -58,8 +59,8 @@ class ImageBatcher:
                 continue
             if job.cancelled():
                 future.cancel()
-            elif job.exception() is not None:
-                future.set_exception(job.exception())
+            elif (error := job.exception()) is not None:
+                future.set_exception(error)
             else:
                 future.set_result(job.result()[index])
         if self._queue:

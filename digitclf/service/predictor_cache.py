@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from digitclf.reading.predictor import Predictor, load_predictor
 from digitclf.errors import ModelStoreError
+from digitclf.reading.predictor import Predictor, load_predictor
 from digitclf.store.model_store import ModelStore
 
 

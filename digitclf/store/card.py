@@ -28,7 +28,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "confusion_matrix": (list,), "reliability": (dict, type(None)), "history": (list,),
     "parameters": (int,), "train_examples": (int,), "val_examples": (int,),
     "model_bytes": (int,), "created_at": (str,), "versions": (dict,),
-    "data_fingerprint": (str,), "version": (int,),
+    "data_fingerprint": (str,), "training_data": (dict,), "version": (int,),
 }
 
 
@@ -56,7 +56,10 @@ class ModelCard:
     model_bytes: int = 0
     created_at: str = ""  # ISO 8601, UTC
     versions: dict[str, str] = field(default_factory=dict)  # library versions it was made with
-    data_fingerprint: str = ""  # SHA-256 of the training data
+    data_fingerprint: str = ""  # SHA-256 of the MNIST training data
+    # what the model saw, by source: examples of MNIST, of the handwriting typefaces' training
+    # and validation families, of "my digits" (empty: a card from before this was recorded)
+    training_data: dict[str, int] = field(default_factory=dict)
     version: int = CARD_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -73,7 +73,8 @@ class ModelStore:
 
     def load(self, name: str) -> keras.Model:
         """The Keras model, loaded in safe mode (no arbitrary code from the file)."""
-        from digitclf import tf_setup  # noqa: F401
+        import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
         import keras
 
         path = self.path(name) / MODEL_FILE

@@ -7,14 +7,15 @@ scales them itself, so a prepared image goes straight in. Training models end in
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from digitclf import tf_setup  # noqa: F401  (quiet TensorFlow before it loads)
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
 import keras
 from keras import layers
 
-from digitclf.training.config import ARCHITECTURE_NAMES
 from digitclf.errors import ConfigError
+from digitclf.training.config import ARCHITECTURE_NAMES
 
 INPUT_SHAPE = (28, 28)
 TEMPERATURE_LAYER = "temperature"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from digitclf import tf_setup  # noqa: F401
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
+
 import tensorflow as tf
 
 # Ranges at strength 1.0; `strength` scales them all.

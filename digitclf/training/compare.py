@@ -93,7 +93,8 @@ def compare(evaluation_a, evaluation_b, names: tuple[str, str] = ("A", "B")) -> 
     labels_a, labels_b = np.asarray(evaluation_a.labels), np.asarray(evaluation_b.labels)
     if labels_a.shape != labels_b.shape or not np.array_equal(labels_a, labels_b):
         raise DigitclfError("the two evaluations were not made on the same test set")
-    return Comparison(tuple(names), labels_a, np.asarray(evaluation_a.probabilities),
+    name_a, name_b = names
+    return Comparison((name_a, name_b), labels_a, np.asarray(evaluation_a.probabilities),
                       np.asarray(evaluation_b.probabilities))
 
 

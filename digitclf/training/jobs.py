@@ -39,7 +39,7 @@ from digitclf.settings import REPO_ROOT, settings
 from digitclf.store.atomic import TEMP_PREFIX, replace_atomically
 from digitclf.store.model_store import ModelStore
 from digitclf.store.names import check_name
-from digitclf.training.config import config_for, write_config_file
+from digitclf.training.config import TrainConfig, config_for, write_config_file
 from digitclf.training.progress import TrainingEvent, read_events
 
 JOB_FILE = "job.json"
@@ -121,6 +121,16 @@ class JobStatus:
 
 
 # ----- starting a run ------------------------------------------------------------------------
+def _train_command(folder: Path, name: str, config: TrainConfig, preset: str, activate: bool,
+                   overwrite: bool) -> list[str]:
+    """The `digitclf train` arguments of a run: its config goes into the run's folder as a
+    file, checked once here and read back as it is by the run."""
+    write_config_file(folder / CONFIG_FILE, config, preset)
+    argv = ["train", "--config", str(folder / CONFIG_FILE), "--name", name,
+            "--events", str(folder / EVENTS_FILE)]
+    return argv + ["--activate"] * activate + ["--overwrite"] * overwrite
+
+
 @contextlib.contextmanager
 def _locked(root: Path):
     """An exclusive lock over the jobs root, across processes (best effort off POSIX)."""
@@ -177,12 +187,9 @@ def start(name: str, preset: str = "fast", *, activate: bool = False, overwrite:
         job_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
         folder = root / job_id
         folder.mkdir(parents=True)
-        events = folder / EVENTS_FILE
-        events.touch()
-        write_config_file(folder / CONFIG_FILE, config, preset)
-        argv = [sys.executable, "-m", "digitclf", "train", "--config", str(folder / CONFIG_FILE),
-                "--name", name, "--events", str(events)]
-        argv += ["--activate"] * activate + ["--overwrite"] * overwrite
+        (folder / EVENTS_FILE).touch()
+        argv = [sys.executable, "-m", "digitclf",
+                *_train_command(folder, name, config, preset, activate, overwrite)]
         here = settings()  # the run starts in the repository: it gets absolute paths
         env = {**os.environ, "PYTHONUNBUFFERED": "1",
                "DIGITCLF_MODELS": str(store.root.absolute()),

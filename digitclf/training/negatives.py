@@ -47,7 +47,7 @@ def letter(rng: np.random.Generator, fonts: list[Path], handwritten: bool) -> np
     font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), int(rng.uniform(50, 80)))
     img = Image.new("L", (CANVAS, CANVAS), 0)
     ImageDraw.Draw(img).text((CANVAS / 2, CANVAS / 2), char, fill=255, font=font, anchor="mm")
-    img = img.rotate(rng.uniform(-15, 15), resample=Image.BILINEAR)
+    img = img.rotate(rng.uniform(-15, 15), resample=Image.Resampling.BILINEAR)
     ink = np.asarray(img, dtype=np.float32) / 255.0
     if handwritten:
         ink = redraw(_elastic(ink, rng, rng.uniform(20, 60)), pen=rng.uniform(2.0, 9.0))

@@ -7,7 +7,7 @@ Tests and benchmarks use these to check `predict_image` against known labels.
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -53,7 +53,7 @@ def render(
     box_h = max(4, int(round(height * canvas_h)))
     factor = box_h / crop.shape[0]
     box_w = max(2, int(round(crop.shape[1] * factor)))
-    big = np.asarray(Image.fromarray(crop).resize((box_w, box_h), Image.BICUBIC)).clip(0, 1)
+    big = np.asarray(Image.fromarray(crop).resize((box_w, box_h), Image.Resampling.BICUBIC)).clip(0, 1)
     if pen is not None:
         big = redraw(big, pen)
     if slant_deg:
@@ -147,7 +147,7 @@ def _ink_edges(tile: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     has_ink = mask.any(axis=1)
     first = mask.argmax(axis=1)
     last = tile.shape[1] - 1 - mask[:, ::-1].argmax(axis=1)
-    return has_ink, first, last
+    return np.asarray(has_ink), first, last
 
 
 def _touching_left(previous: tuple[int, int, np.ndarray], top: int, tile: np.ndarray,
@@ -169,7 +169,7 @@ def _touching_left(previous: tuple[int, int, np.ndarray], top: int, tile: np.nda
 
 def render_number(
     digits28: np.ndarray,
-    labels: Sequence[int],
+    labels: Sequence[int] | np.ndarray,
     rng: np.random.Generator,
     digit_height: int | None = None,
     gap: tuple[float, float] = (0.08, 0.5),

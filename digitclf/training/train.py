@@ -14,31 +14,31 @@ import dataclasses
 import math
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
-import numpy as np
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
 
-from digitclf import tf_setup  # noqa: F401
 import keras
+import numpy as np
 import tensorflow as tf
 
 from digitclf import __version__
+from digitclf.convert.keras_graph import compile_inference, predict_in_batches
+from digitclf.convert.onnx_graph import keras_net
+from digitclf.errors import ConfigError
+from digitclf.runtime import run_batched
+from digitclf.store.card import ModelCard
+from digitclf.store.model_store import ModelStore
+from digitclf.training import mydigits
+from digitclf.training.architectures import TEMPERATURE_LAYER, build_model, with_softmax
 from digitclf.training.augment import augment_batch
 from digitclf.training.config import TrainConfig
 from digitclf.training.data import fingerprint, load_mnist
 from digitclf.training.metrics import classification_report, cross_entropy, fit_temperature
-from digitclf.errors import ConfigError
-from digitclf.convert.keras_graph import compile_inference, predict_in_batches
-from digitclf.training.architectures import (TEMPERATURE_LAYER, build_model,
-                     with_softmax)
-from digitclf.training import mydigits
-from digitclf.convert.onnx_graph import keras_net
 from digitclf.training.progress import EventHandler, TrainingEvent
-from digitclf.runtime import run_batched
-from digitclf.store.card import ModelCard
-from digitclf.store.model_store import ModelStore
-
 
 
 @dataclass
@@ -87,7 +87,7 @@ def _optimizer(config: TrainConfig, total_steps: int) -> keras.optimizers.Optimi
     return keras.optimizers.Adam(lr)
 
 
-def split_train_val(config: TrainConfig) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+def split_train_val(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """A seeded random split of the MNIST training set, optionally subsampled."""
     images, labels = load_mnist("train")
     order = np.random.default_rng(config.seed).permutation(len(images))
@@ -114,6 +114,19 @@ def _add_my_digits(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray
     extra_x = np.clip(np.round(extra_x), 0, 255).astype(np.uint8)
     return (np.concatenate([x, np.tile(extra_x, (repeats, 1, 1))]),
             np.concatenate([y, np.tile(extra_y, repeats)]))
+
+
+def _add_handwriting(config: TrainConfig, train: tuple[np.ndarray, np.ndarray],
+                     val: tuple[np.ndarray, np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Digits in handwriting typefaces: the training families' to the training data, the
+    validation families' to the validation split (a twelfth as many), so that model selection
+    and the temperature look at both kinds of writing."""
+    from digitclf.training.handwriting import digit_set
+
+    extra_train = digit_set("train", config.handwriting, seed=config.seed)
+    extra_val = digit_set("validation", max(config.handwriting // 12, 100), seed=config.seed)
+    return tuple((np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
+                 for a, b in ((train, extra_train), (val, extra_val)))
 
 
 def _initial_model(config: TrainConfig, store: ModelStore) -> keras.Model:
@@ -157,7 +170,7 @@ class _Progress(keras.callbacks.Callback):
         self.best_weights: list | None = None
         self.best_val_logits: np.ndarray | None = None
         self.best_epoch = 0
-        self._logits = None
+        self._logits: Callable[[np.ndarray], Any] | None = None
 
     def set_model(self, model):
         super().set_model(model)
@@ -178,6 +191,7 @@ class _Progress(keras.callbacks.Callback):
         self._emit("batch", batch + 1, {k: float(v) for k, v in (logs or {}).items()})
 
     def on_epoch_end(self, epoch, logs=None):
+        assert self._logits is not None, "Keras calls set_model before training"
         val_logits = predict_in_batches(self._logits, self.x_val)
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
                   "val_loss": cross_entropy(val_logits, self.y_val),
@@ -225,8 +239,15 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
     tf.config.experimental.enable_op_determinism()
 
     (x_train, y_train), (x_val, y_val) = split_train_val(config)
+    seen = {"mnist_train": len(x_train), "mnist_validation": len(x_val)}
+    if config.handwriting:
+        (x_train, y_train), (x_val, y_val) = _add_handwriting(config, (x_train, y_train), (x_val, y_val))
+        seen |= {"handwriting_train_families": config.handwriting,
+                 "handwriting_validation_families": len(x_val) - seen["mnist_validation"]}
     if config.my_digits:
+        before = len(x_train)
         x_train, y_train = _add_my_digits(x_train, y_train)
+        seen["my_digits"] = len(x_train) - before
     steps = len(x_train) // config.batch_size
     if steps == 0:
         raise ConfigError(f"batch size {config.batch_size} is larger than the "
@@ -246,6 +267,7 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
               steps_per_epoch=steps, callbacks=[progress], shuffle=False, verbose=0)
 
     val_logits = progress.best_val_logits
+    assert val_logits is not None, "every run has at least one epoch"
     temperature = fit_temperature(val_logits, y_val)
     served = with_softmax(model, temperature)
     x_test, y_test = load_mnist("test")
@@ -273,8 +295,9 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
         history=progress.history,
         parameters=int(model.count_params()),
         train_examples=int(len(x_train)),
+        training_data=seen,
         val_examples=int(len(x_val)),
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         versions=_versions(),
         data_fingerprint=fingerprint("train"),
     )

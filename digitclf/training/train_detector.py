@@ -12,21 +12,21 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
 
-from digitclf import tf_setup  # noqa: F401
 import keras
+import numpy as np
 import tensorflow as tf
 
+from digitclf.convert.onnx_graph import to_onnx
+from digitclf.errors import NoDigitError
+from digitclf.imaging.preprocess import to_mnist
+from digitclf.settings import ASSET_DIR, DETECTOR_INFO, DETECTOR_KERAS, DETECTOR_ONNX
 from digitclf.store.atomic import replace_atomically
+from digitclf.training.architectures import build_cnn
 from digitclf.training.augment import augment_batch
 from digitclf.training.data import load_mnist
-from digitclf.errors import NoDigitError
-from digitclf.training.architectures import build_cnn
 from digitclf.training.negatives import font_files, generate, split_fonts
-from digitclf.convert.onnx_graph import to_onnx
-from digitclf.settings import ASSET_DIR, DETECTOR_INFO, DETECTOR_KERAS, DETECTOR_ONNX
-from digitclf.imaging.preprocess import to_mnist
 from digitclf.training.synth import render
 
 FLAGGED_DIGITS = 0.008  # the share of held-out digits the threshold may flag
@@ -45,7 +45,8 @@ def drawn_digit(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def non_digits(count: int, rng: np.random.Generator, fonts: list[Path],
                digits: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """`count` prepared non-digit inputs and their kinds (inks without a digit-sized mark skipped)."""
-    images, kinds = [], []
+    images: list[np.ndarray] = []
+    kinds: list[str] = []
     while len(images) < count:
         kind, ink = generate(rng, fonts, digits)
         try:

@@ -3,11 +3,11 @@
 read_number cuts a piece that may hold touching digits along seams and reads each part on
 its own. Where the digits overlap, no seam parts them cleanly, and a part is misread ("97"
 as "57") or the piece is read as the wrong number of digits. The pair reader sees the
-whole piece (numbers.pair_input, 28x56) and gives three heads of logits (PAIR_HEADS): how
+whole piece (reading.pair_view.pair_input, 28x56) and gives three heads of logits (PAIR_HEADS): how
 many digits the piece holds (1, 2, 3 or more), and its first and second digit. read_number
 weighs each way to read the piece by the count's log-probability and, where it reads the
 piece as two digits, combines the heads' view of each digit with the classifier's
-(numbers.PAIR_COUNT_WEIGHT, PAIR_DIGIT_WEIGHT).
+(reading.pair_view.PAIR_COUNT_WEIGHT, PAIR_DIGIT_WEIGHT).
 
 It learns from pieces of numbers written with the MNIST training digits the default model
 learned from (single wide digits, touching pairs and triples, some drawn broken), as a
@@ -22,28 +22,23 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
+import digitclf.tf_setup  # noqa: F401  (quiets TensorFlow: before it loads)
 
-from digitclf import tf_setup  # noqa: F401
 import keras
+import numpy as np
 import tensorflow as tf
 
-from digitclf.training import synth
-from digitclf.store.atomic import replace_atomically
-from digitclf.training.config import TrainConfig
-from digitclf.imaging.decode import decode_image
-from digitclf.training.architectures import build_slim
-from digitclf.reading.number import (
-    PAIR_HEADS,
-    PAIR_READER_ONNX,
-    PAIR_SHAPE,
-    may_hold_several,
-    pair_input,
-    piece_crops,
-)
 from digitclf.convert.onnx_graph import to_onnx
-from digitclf.reading.predictor import Predictor, load_predictor
+from digitclf.imaging.decode import decode_image
 from digitclf.imaging.preprocess import ink_map
+from digitclf.reading.pair_view import PAIR_HEADS, PAIR_SHAPE, pair_input
+from digitclf.reading.predictor import Predictor, load_predictor
+from digitclf.reading.segment import may_hold_several, piece_crops
+from digitclf.settings import PAIR_READER_ONNX
+from digitclf.store.atomic import replace_atomically
+from digitclf.training import synth
+from digitclf.training.architectures import build_slim
+from digitclf.training.config import TrainConfig
 from digitclf.training.train import split_train_val
 
 DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece holds,

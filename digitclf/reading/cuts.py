@@ -1,0 +1,134 @@
+"""Cutting a piece of ink that may hold touching digits: where its seams run, which of them
+to cut along, and what each part between two cuts keeps.
+
+Sizes are fractions of the piece's own height unless said otherwise. segment.py makes the
+parts and readings of a piece from what this module finds.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import NamedTuple
+
+import numpy as np
+from scipy import ndimage
+
+EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
+MIN_DIGIT_WIDTH = 0.42  # a piece holds at most as many digits as fit at this width,
+MAX_DIGITS_PER_PIECE = 4  # ... and at most this many
+MAX_DIGIT_WIDTH = 1.6  # no digit is wider than this
+CUT_SPACING = 0.1  # cuts are at least this far apart and from the edges,
+MIN_PART_INK = 0.05  # ... leave at least this share of the ink on either side,
+EXTRA_CUTS = 12  # ... and the cheapest (most digits - 1 + EXTRA_CUTS) seams are tried
+SEAM_ROWS = 32  # seams are traced on at most this many bands of rows
+SEAM_REACH = 0.2  # a seam stays this close to its bottom column,
+SEAM_SLOPE = 2  # ... moves at most this many columns sideways per band,
+SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a band)
+SLIVER_INK = 0.1  # a cut part drops the bits apart from the rest holding less of its ink
+
+
+class Cut(NamedTuple):
+    """One way to cut a piece into several digits."""
+
+    edges: tuple[int, ...]  # the bounds its parts lie between, left to right (see Cuts.bounds)
+    cut_ink: tuple[float, ...]  # per cut, the ink it crosses over the piece's height (0..1)
+
+
+class Cuts(NamedTuple):
+    """The ways to cut a piece: `bounds` holds, for its left edge, each seam tried (left to
+    right) and its right edge, the bound's column in every row; each Cut's parts lie between
+    bounds `edges[k]` and `edges[k + 1]`."""
+
+    bounds: list[np.ndarray]
+    ways: list[Cut]
+
+
+def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For every bottom column c, the top-to-bottom path within SEAM_REACH of c that crosses
+    the least ink: the paths' costs (width,), the ink they cross as a share of the height
+    (width,) and their columns in every row (height, width).
+    They are traced on bands of rows (each band's darkest ink), moving at most SEAM_SLOPE
+    columns a band."""
+    height, width = ink.shape
+    band = -(-height // SEAM_ROWS)
+    bands = -(-height // band)
+    rows = np.pad(ink, ((0, bands * band - height), (0, 0))).reshape(bands, band, width).max(axis=1)
+    reach = max(1, int(SEAM_REACH * height))
+    columns = np.arange(width)[:, None] + np.arange(-reach, reach + 1)  # each seam's window
+    inside = (columns >= 0) & (columns < width)
+    window_ink = np.where(inside, rows[:, np.clip(columns, 0, width - 1)], np.inf)
+    cost = window_ink[0]
+    steps = np.zeros(window_ink.shape, dtype=np.int8)
+    for row in range(1, bands):
+        best, step = cost.copy(), steps[row]
+        for move in range(1, SEAM_SLOPE + 1):  # from `move` window columns left, then right
+            for shift, source, target in ((move, np.s_[:, :-move], np.s_[:, move:]),
+                                          (-move, np.s_[:, move:], np.s_[:, :-move])):
+                arriving = cost[source] + SEAM_STEP_COST * move
+                better = arriving < best[target]
+                best[target] = np.where(better, arriving, best[target])
+                step[target][better] = shift
+        cost = best + window_ink[row]
+    paths = np.empty((bands, width), dtype=np.int64)
+    at = np.full(width, reach)  # each seam ends in its own column, its window's middle
+    seams = np.arange(width)
+    for row in range(bands - 1, -1, -1):
+        paths[row] = columns[seams, at]
+        at = at - steps[row, seams, at]
+    crossed = np.take_along_axis(rows, paths, axis=1).mean(axis=0)
+    return cost[:, reach], crossed, np.repeat(paths, band, axis=0)[:height]
+
+
+def _cut_columns(share: np.ndarray, cost: np.ndarray, spacing: int, count: int) -> list[int]:
+    """The bottom columns of the `count` cheapest seams, `spacing` apart and from the edges,
+    leaving MIN_PART_INK of the ink (`share` of it lies left of each column) on either side;
+    left to right. Digits that overlap need cuts through ink, so these are not only the
+    seams that cross the least ink."""
+    usable = (share >= MIN_PART_INK) & (share <= 1 - MIN_PART_INK)
+    usable[:spacing] = usable[len(cost) - spacing :] = False
+    chosen: list[int] = []
+    for column in np.flatnonzero(usable)[np.argsort(cost[usable], kind="stable")]:
+        if all(abs(column - c) >= spacing for c in chosen):
+            chosen.append(int(column))
+            if len(chosen) == count:
+                break
+    return sorted(chosen)
+
+
+def _without_slivers(ink: np.ndarray) -> np.ndarray:
+    """A cut part without the bits of its neighbour's strokes that the cut left on its side:
+    pieces of ink, apart from the rest, that hold less than SLIVER_INK of its ink."""
+    labels, count = ndimage.label(ink > 0, structure=EIGHT_NEIGHBOURS)
+    if count < 2:
+        return ink
+    mass = ndimage.sum_labels(ink, labels, np.arange(1, count + 1))
+    small = np.flatnonzero(mass < SLIVER_INK * mass.sum()) + 1
+    return np.where(np.isin(labels, small), 0.0, ink)
+
+
+def cuts(ink: np.ndarray) -> Cuts:
+    """The ways to cut a piece's ink (float (H, W) 0..1, cropped to its box) into several
+    digits along its cheapest seams: fewest cuts first."""
+    height, width = ink.shape
+    most = int(np.clip(width / (MIN_DIGIT_WIDTH * height), 2, MAX_DIGITS_PER_PIECE))
+    cost, crossed, paths = _seams(ink)
+    share = np.cumsum(ink.sum(axis=0)) / ink.sum()
+    spacing = max(1, int(CUT_SPACING * height))
+    columns = _cut_columns(share, cost, spacing, most - 1 + EXTRA_CUTS)
+    bounds = [np.zeros(height, int)] + [paths[:, c] for c in columns] + [np.full(height, width)]
+    ways = []
+    for count in range(1, most):
+        for chosen in combinations(range(1, len(columns) + 1), count):
+            widths = np.diff([0, *(columns[i - 1] for i in chosen), width])
+            if widths.max() <= MAX_DIGIT_WIDTH * height:
+                ways.append(Cut((0, *chosen, len(columns) + 1),
+                                tuple(float(crossed[columns[i - 1]]) for i in chosen)))
+    return Cuts(bounds, ways)
+
+
+def between(ink: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The ink between two bounds (a column in every row: from `left`, up to but not
+    including `right`), without slivers."""
+    columns = np.arange(ink.shape[1])
+    inside = (columns >= left[:, None]) & (columns < right[:, None])
+    return _without_slivers(np.where(inside, ink, 0.0))
