@@ -3,8 +3,9 @@
 Ours:      `python -m digitclf train --preset fast --name NAME` as a user runs it, the whole
            process timed (imports, data, training, evaluation, saving) into a temporary store.
 Reference: the keras-io example (Conv32-pool-Conv64-pool-dropout-dense, Adam, batch 128,
-           validation_split 0.1) for one epoch on the same MNIST files; its fit() is timed.
-Both run here, one after the other, in fresh processes.
+           validation_split 0.1) for one epoch on the same MNIST files, the whole process
+           timed the same way (imports, data, training, evaluation); its fit() alone is shown too.
+Both run here, one after the other, in fresh processes, so the ratio compares like with like.
 
     python bench/train_fast.py
 """
@@ -55,8 +56,10 @@ def reference_epoch() -> None:
 
 
 def main() -> None:
+    start = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--reference"], capture_output=True, text=True,
                          check=True, cwd=REPO)
+    reference_seconds = time.perf_counter() - start
     reference = json.loads(out.stdout.strip().splitlines()[-1])
     with tempfile.TemporaryDirectory() as store:
         start = time.perf_counter()
@@ -65,12 +68,12 @@ def main() -> None:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         ours_seconds = time.perf_counter() - start
         card = json.loads((Path(store) / "bench" / "card.json").read_text())
-    ratio = ours_seconds / reference["seconds"]
-    print(f"Keras example, one epoch (fit only): {reference['seconds']:6.1f} s, "
-          f"test accuracy {reference['test_accuracy'] * 100:.2f}%")
+    ratio = ours_seconds / reference_seconds
+    print(f"Keras example, one epoch (whole process): {reference_seconds:6.1f} s "
+          f"(fit alone {reference['seconds']:.1f} s), test accuracy {reference['test_accuracy'] * 100:.2f}%")
     print(f"digitclf train --preset fast (whole process): {ours_seconds:6.1f} s, "
           f"test accuracy {card['test_accuracy'] * 100:.2f}%, {card['epochs_run']} epochs")
-    print(f"ratio ours / one reference epoch: {ratio:.2f}x (target <= 1.5x at >= 99.0%)")
+    print(f"ratio ours / the reference process: {ratio:.2f}x (target <= 1.0x at >= 99.0%)")
 
 
 if __name__ == "__main__":
