@@ -160,6 +160,9 @@ def _number_panel(name: str) -> None:
         return
     digits = result.digits
     left.metric("Number", result.text)
+    left.metric("Confidence", percent(result.confidence, 1),
+                help="The probability that the whole number is read exactly right. Readings "
+                     "below 99% are worth a person's look.")
     left.caption(f"{len(digits)} digit{'s' if len(digits) != 1 else ''} · {_strokes(strokes)}")
     unsure = [i + 1 for i, d in enumerate(digits) if not d.is_digit]
     if unsure:

@@ -5,16 +5,19 @@ import json
 import numpy as np
 import pytest
 from scipy import ndimage
+from scipy.special import logsumexp
 
 from digitclf.errors import NoDigitError
 from digitclf.reading.cuts import _without_slivers
+from digitclf.reading.number import candidates
 from digitclf.reading.pair_view import PAIR_SHAPE, pair_input, read_pairs
 from digitclf.reading.results import digit_results
-from digitclf.reading.scoring import PART_WEIGHTS, cut_features, part_features
-from digitclf.reading.search import Candidates, best_readings
-from digitclf.reading.segment import Part, Reading, Segmentation, segment
-from digitclf.training import synth
+from digitclf.reading.scoring import JOIN_WEIGHT, PART_FEATURES, PART_WEIGHTS, WEIGHTS, cut_features, part_features
+from digitclf.reading.search import Candidates, best_readings, build_graph, forward
+from digitclf.reading.segment import Part, Segmentation, Ways, segment
+from digitclf.training import handwriting, synth
 from digitclf.training.data import load_mnist
+from digitclf.training.fit_reader import Batch
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def _ink(shape, *boxes):
 
 def _whole_boxes(ink):
     """The boxes of the pieces `segment` finds, each read as one digit."""
-    return [readings[0].parts[0].box for readings in segment(ink).pieces]
+    return [ways.whole.box for ways in segment(ink).pieces]
 
 
 def test_separate_marks_give_their_boxes_left_to_right():
@@ -64,35 +67,39 @@ def test_a_stroke_close_beside_a_digit_is_also_offered_as_part_of_it():
     to read the two are offered; a stroke further away is a digit of its own."""
     zero = ((20, 20, 60, 8), (20, 92, 60, 8), (20, 20, 8, 80), (72, 20, 8, 80))
     close = segment(_ink((140, 240), *zero, (88, 25, 8, 70), (160, 20, 10, 80)))
-    assert [r[0].parts[0].box for r in close.pieces] == [(20, 20, 60, 80), (88, 25, 8, 70),
+    assert [ways.whole.box for ways in close.pieces] == [(20, 20, 60, 80), (88, 25, 8, 70),
                                                          (160, 20, 10, 80)]
-    assert list(close.joined) == [0] and close.joined[0][0].parts[0].box == (20, 20, 76, 80)
+    assert list(close.joined) == [0] and close.joined[0].whole.box == (20, 20, 76, 80)
     assert set(close.spans()) == {(0, 1), (1, 2), (2, 3), (0, 2)}
     far = segment(_ink((140, 240), *zero, (110, 25, 8, 70)))
     assert far.joined == {}
 
 
 def _whole(x):
-    return Reading((Part(np.ones((1, 1)), (x, 0, 1, 1), x),), ())
+    return Ways({(0, 1): Part(np.ones((1, 1)), (x, 0, 1, 1), x)}, (0.0, 0.0), 1)
 
 
 def _chosen_spans(scores_by_box):
     """best_readings over three pieces (boxes at x 0, 1, 2) and the first two joined (x 9),
     each read whole, with these part scores (None: too small to read)."""
-    pieces = [[_whole(x)] for x in range(3)]
-    joined = {0: [_whole(9)]}
-    parts = [r[0].parts[0] for r in pieces + list(joined.values())]
+    pieces = [_whole(x) for x in range(3)]
+    joined = {0: _whole(9)}
+    parts = [ways.whole for ways in pieces + list(joined.values())]
     keys = [p.key for p in parts if scores_by_box[p.box[0]] is not None]
-    scores = np.array([scores_by_box[p.box[0]] for p in parts if p.key in keys])
-    found = Candidates(Segmentation(pieces, 100.0, joined), keys, None, None, None, scores, {})
+    features = np.zeros((len(keys), PART_FEATURES))  # the score in the first feature alone
+    features[:, 0] = [scores_by_box[p.box[0]] / PART_WEIGHTS[0] for p in parts if p.key in keys]
+    found = Candidates(Segmentation(pieces, 100.0, joined), keys, None, None, None, features, {})
     return [span for span, _ in best_readings(found)]
 
 
-def test_the_best_readings_may_take_two_neighbours_as_one():
-    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -1.5}) == [(0, 2), (2, 3)]
-    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -2.5}) == [(0, 1), (1, 2), (2, 3)]
-    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -0.5}) == [(0, 2), (2, 3)]
-    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -2.5}) == [(0, 1), (2, 3)]
+def test_two_neighbours_are_read_as_one_only_when_that_earns_the_price_of_joining():
+    price = -JOIN_WEIGHT
+    assert price > 1  # each piece is a digit of its own unless the evidence says otherwise
+    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -2.0 + price + 0.5}) == [(0, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -2.0 + price - 0.5}) == [(0, 1), (1, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: -1.0, 2: -1.0, 9: -1.0}) == [(0, 1), (1, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -1.0 + price + 0.5}) == [(0, 2), (2, 3)]
+    assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: -1.0 + price - 0.5}) == [(0, 1), (2, 3)]
     assert _chosen_spans({0: -1.0, 1: None, 2: -1.0, 9: None}) == [(0, 1), (2, 3)]
 
 
@@ -101,9 +108,21 @@ def test_a_stray_speck_is_not_a_digit():
     assert _whole_boxes(ink) == [(20, 20, 10, 80), (100, 20, 10, 80)]
 
 
+def _readings(ways):
+    """Every reading of a piece's Ways (chains of at most `most` parts), fewest parts first."""
+    chains, done = [[0]], []
+    while chains:
+        chain = chains.pop()
+        for i, j in ways.parts:
+            if i == chain[-1] and len(chain) <= ways.most:
+                (done if j == ways.last else chains).append([*chain, j])
+    return sorted((ways.reading(chain) for chain in done), key=lambda r: len(r.parts))
+
+
 def test_a_wide_piece_is_also_offered_cut_in_two():
     ink = _ink((140, 240), (20, 20, 70, 10), (20, 90, 70, 10), (85, 20, 10, 80), (95, 55, 90, 10))
-    (readings,) = segment(ink).pieces
+    (ways,) = segment(ink).pieces
+    readings = _readings(ways)
     assert len(readings[0].parts) == 1 and readings[0].cut_ink == () and len(readings) > 1
     assert all(len(reading.parts) == len(reading.cut_ink) + 1 >= 2 for reading in readings[1:])
     assert 2 in {len(reading.parts) for reading in readings}
@@ -113,12 +132,14 @@ def test_cuts_know_how_much_ink_they_cross():
     """Two bars joined by a thin bridge: cutting the bridge crosses a tenth of the height,
     cutting along a bar crosses all of it."""
     ink = _ink((140, 240), (20, 20, 40, 100), (60, 60, 40, 10), (100, 20, 40, 100))
-    (readings,) = segment(ink).pieces
+    (ways,) = segment(ink).pieces
+    readings = _readings(ways)
     by_ink = sorted(readings[1:], key=lambda r: r.cut_ink)
     assert [p.box[0] for p in by_ink[0].parts] in ([20, 60], [20, 70], [20, 80], [20, 90])
     assert by_ink[0].cut_ink[0] < 0.15 and by_ink[-1].cut_ink[0] > 0.9
-    assert cut_features(by_ink[0]).tolist() == [by_ink[0].cut_ink[0]] * 2
-    assert cut_features(readings[0]).tolist() == [0.0, 0.0]
+    assert cut_features(by_ink[0].cut_ink).tolist() == [by_ink[0].cut_ink[0], 0.0, 1.0]
+    assert cut_features(by_ink[-1].cut_ink)[1] > 0.6  # the ink beyond a seam's, paid again
+    assert cut_features(readings[0].cut_ink).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_a_cut_part_drops_slivers_of_its_neighbour():
@@ -130,16 +151,16 @@ def test_a_cut_part_drops_slivers_of_its_neighbour():
 
 
 def _score(probabilities, margin, box, height=100.0):
-    return float(part_features(np.asarray(probabilities), margin, box, height) @ PART_WEIGHTS)
+    return float(part_features(np.asarray(probabilities), margin, box, height)[0] @ PART_WEIGHTS)
 
 
 def test_part_scores_weigh_detector_margin_and_size():
     sure = np.eye(10)[3] * 0.99 + 0.001
     digit = _score(sure, 6.0, (0, 0, 70, 100))
-    assert _score(sure, -3.0, (0, 0, 70, 100)) < digit - 3  # not digit-like to the detector
+    assert _score(sure, -3.0, (0, 0, 70, 100)) < digit - 1  # not digit-like to the detector
     assert _score(sure, 6.0, (0, 0, 180, 100)) < digit - 3  # nearly as wide as two digits
-    assert _score(sure, 6.0, (0, 0, 20, 25)) < digit - 3  # a fragment
-    assert _score(np.full(10, 0.1), 6.0, (0, 0, 70, 100)) < digit - 10  # the model cannot tell
+    assert _score(sure, 6.0, (0, 0, 20, 25)) < digit - 1  # a fragment
+    assert _score(np.full(10, 0.1), 6.0, (0, 0, 70, 100)) < digit - 3  # the model cannot tell
 
 
 @pytest.mark.parametrize("image", [
@@ -265,3 +286,83 @@ def test_digit_results_add_evidence_from_elsewhere(default_predictor, mnist_test
     assert plain[0].digit == labels[0] == 7 and swayed[0].digit == 3
     assert abs(swayed[0].probabilities.sum() - 1) < 1e-5
     assert [r.digit for r in swayed[1:]] == [r.digit for r in plain[1:]]
+
+
+# ----- whole numbers: no digit lost, the weights' fit, and the confidence -----------------------
+def _font(name):
+    return next(path for split in ("train", "validation") for path in handwriting.fonts(split)
+                if path.name.startswith(name))
+
+
+def test_digits_in_separate_pieces_each_stay_a_digit(default_predictor):
+    """Handwriting whose digits are separate pieces of ink comes back with a digit per piece:
+    a narrow 1 is not swallowed by the 0 or the 3 beside it."""
+    checked = 0
+    for name in ("amatic-sc", "Karumbi"):  # training families
+        for seed in range(6):
+            ink, _ = handwriting.render_number(_font(name), "31046", np.random.default_rng(seed))
+            if len(segment(ink).pieces) == 5:
+                checked += 1
+                assert len(default_predictor.read_number(synth.ink_on_paper(ink)).text) == 5, (name, seed)
+    assert checked >= 8
+
+
+def test_a_narrow_one_close_beside_a_zero_is_a_digit_of_its_own(default_predictor, mnist_test):
+    images, labels = mnist_test  # test digits 14 and 3: a narrow 1 and a 0
+    assert labels[14] == 1 and labels[3] == 0
+    one = synth.render(images[14], canvas=(200, 400), height=0.6, centre=(0.3, 0.5))
+    zero = synth.render(images[3], canvas=(200, 400), height=0.6, centre=(0.6, 0.5))
+    right_of_one, left_of_zero = np.flatnonzero(one.any(axis=0))[-1], np.flatnonzero(zero.any(axis=0))[0]
+    ink = np.maximum(one, np.roll(zero, right_of_one + 14 - left_of_zero, axis=1))  # 14 px apart
+    assert list(segment(ink).joined) == [0]  # the two are offered as one digit, too
+    assert default_predictor.read_number(synth.white_on_black(ink)).text == "10"
+
+
+def test_numbers_in_a_validation_family_are_read_exactly(default_predictor):
+    rng = np.random.default_rng(7)
+    texts = ["".join(str(d) for d in rng.integers(0, 10, 5)) for _ in range(4)]
+    read = [default_predictor.read_number(synth.ink_on_paper(
+        handwriting.render_number(_font("BMYEONSUNG"), text, np.random.default_rng(i))[0])).text
+        for i, text in enumerate(texts)]
+    assert sum(r == t for r, t in zip(read, texts)) >= 3, (read, texts)
+
+
+def test_confidence_is_lower_where_a_digit_is_ambiguous(default_predictor, mnist_test):
+    images, labels = mnist_test
+    clean = [0, 1, 2, 3]  # 7 2 1 0
+    ink, text = synth.render_number(images[clean], labels[clean], np.random.default_rng(1), touch_prob=0.0,
+                                    break_prob=0.0)
+    sure = default_predictor.read_number(synth.ink_on_paper(ink))
+    blend = images[clean].copy()
+    blend[1] = np.maximum(images[4], images[7]) // 2 + images[4] // 2  # a 4 with a 9 drawn over it
+    ink, _ = synth.render_number(blend, labels[clean], np.random.default_rng(1), touch_prob=0.0, break_prob=0.0)
+    unsure = default_predictor.read_number(synth.ink_on_paper(ink))
+    assert sure.text == text and 0.0 <= unsure.confidence < sure.confidence <= 1.0
+    assert sure.to_dict()["confidence"] == round(sure.confidence, 6)
+
+
+def test_the_fitters_log_partition_sums_over_every_reading(default_predictor, mnist_test):
+    """The dynamic programming's log-partition, best path and expected features equal
+    brute-force enumeration of the readings of a touching pair."""
+    ink, text = _touching_pair(*mnist_test, seed=8)
+    found = candidates(default_predictor, synth.ink_on_paper(ink))
+    graph = build_graph(found)
+    scores = graph.features @ WEIGHTS
+
+    def paths(node):
+        if node == graph.nodes - 1:
+            yield []
+        for k in np.flatnonzero(graph.src == node):
+            yield from ([int(k), *rest] for rest in paths(graph.dst[k]))
+
+    every = list(paths(0))
+    totals = np.array([scores[p].sum() for p in every])
+    assert 3 <= len(every) < 10_000
+    batch = Batch([(graph.nodes, graph.src, graph.dst)])
+    log_z, expected = batch.log_partition(scores, graph.features)
+    assert np.isclose(log_z[0], logsumexp(totals))
+    weights = np.exp(totals - logsumexp(totals))
+    np.testing.assert_allclose(expected[0], sum(w * graph.features[p].sum(axis=0) for w, p in zip(weights, every)))
+    total, best, path = forward(graph, scores)
+    assert np.isclose(total, log_z[0]) and np.isclose(best, totals.max()) and path == every[int(totals.argmax())]
+    assert batch.best_paths(scores) == [path]

@@ -5,7 +5,7 @@ import numpy as np
 from digitclf.convert.onnx_graph import to_onnx
 from digitclf.reading.pair_view import PAIR_HEADS, PAIR_SHAPE
 from digitclf.runtime import OnnxNet
-from digitclf.training.train_pair_reader import UNKNOWN, _loss, train_reader, training_pieces
+from digitclf.training.train_pair_reader import UNKNOWN, _loss, handwriting_pieces, train_reader, training_pieces
 
 
 def test_training_pieces_are_labelled_by_what_they_hold():
@@ -15,6 +15,14 @@ def test_training_pieces_are_labelled_by_what_they_hold():
     assert set(held) <= {0, 1, 2} and {0, 1} <= set(held)
     assert ((first >= 0) == (held < 2)).all() and ((second >= 0) == (held == 1)).all()
     assert set(first[held < 2]) <= set(range(10)) and set(second[held == 1]) <= set(range(10))
+
+
+def test_handwriting_pieces_are_touching_digits_of_the_training_families():
+    x, y = handwriting_pieces(40, seed=1)
+    assert x.shape[1:] == PAIR_SHAPE and len(x) == len(y) >= 25 and x.max() == 255
+    held, first, second = y.T
+    assert set(held) <= {0, 1, 2} and {0, 1} <= set(held)
+    assert ((first >= 0) == (held < 2)).all() and ((second >= 0) == (held == 1)).all()
 
 
 def test_each_head_is_scored_only_where_it_has_a_target():

@@ -2,20 +2,21 @@
 to cut along, and what each part between two cuts keeps.
 
 Sizes are fractions of the piece's own height unless said otherwise. segment.py makes the
-parts and readings of a piece from what this module finds.
+parts of a piece from what this module finds; a reading of the piece is any chain of parts
+from its left edge to its right (search.py weighs them all by dynamic programming, so a piece
+of five touching digits costs no more than its parts).
 """
 
 from __future__ import annotations
 
-from itertools import combinations
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)
-MIN_DIGIT_WIDTH = 0.42  # a piece holds at most as many digits as fit at this width,
-MAX_DIGITS_PER_PIECE = 4  # ... and at most this many
+MIN_DIGIT_WIDTH = 0.36  # a piece holds at most as many digits as fit at this width (tight handwriting),
+MAX_DIGITS_PER_PIECE = 8  # ... and at most this many
 MAX_DIGIT_WIDTH = 1.6  # no digit is wider than this
 CUT_SPACING = 0.1  # cuts are at least this far apart and from the edges,
 MIN_PART_INK = 0.05  # ... leave at least this share of the ink on either side,
@@ -27,20 +28,17 @@ SEAM_STEP_COST = 0.3  # ... and pays this per column it moves (ink costs 0..1 a 
 SLIVER_INK = 0.1  # a cut part drops the bits apart from the rest holding less of its ink
 
 
-class Cut(NamedTuple):
-    """One way to cut a piece into several digits."""
-
-    edges: tuple[int, ...]  # the bounds its parts lie between, left to right (see Cuts.bounds)
-    cut_ink: tuple[float, ...]  # per cut, the ink it crosses over the piece's height (0..1)
-
-
 class Cuts(NamedTuple):
-    """The ways to cut a piece: `bounds` holds, for its left edge, each seam tried (left to
-    right) and its right edge, the bound's column in every row; each Cut's parts lie between
-    bounds `edges[k]` and `edges[k + 1]`."""
+    """Where a piece may be cut: `bounds` holds, for its left edge, each seam tried (left to
+    right) and its right edge, the bound's column in every row; `cut_ink`, per bound, the ink
+    a cut along it crosses over the piece's height (0..1; 0 at the edges); `spans`, the pairs
+    of bounds (i, j), i < j, that a digit may lie between (not wider than MAX_DIGIT_WIDTH;
+    the whole piece always); `most`, the most digits it may hold."""
 
     bounds: list[np.ndarray]
-    ways: list[Cut]
+    cut_ink: tuple[float, ...]
+    spans: list[tuple[int, int]]
+    most: int
 
 
 def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,8 +105,8 @@ def _without_slivers(ink: np.ndarray) -> np.ndarray:
 
 
 def cuts(ink: np.ndarray) -> Cuts:
-    """The ways to cut a piece's ink (float (H, W) 0..1, cropped to its box) into several
-    digits along its cheapest seams: fewest cuts first."""
+    """Where a piece's ink (float (H, W) 0..1, cropped to its box) may be cut into several
+    digits: its cheapest seams, and the parts they leave."""
     height, width = ink.shape
     most = int(np.clip(width / (MIN_DIGIT_WIDTH * height), 2, MAX_DIGITS_PER_PIECE))
     cost, crossed, paths = _seams(ink)
@@ -116,14 +114,12 @@ def cuts(ink: np.ndarray) -> Cuts:
     spacing = max(1, int(CUT_SPACING * height))
     columns = _cut_columns(share, cost, spacing, most - 1 + EXTRA_CUTS)
     bounds = [np.zeros(height, int)] + [paths[:, c] for c in columns] + [np.full(height, width)]
-    ways = []
-    for count in range(1, most):
-        for chosen in combinations(range(1, len(columns) + 1), count):
-            widths = np.diff([0, *(columns[i - 1] for i in chosen), width])
-            if widths.max() <= MAX_DIGIT_WIDTH * height:
-                ways.append(Cut((0, *chosen, len(columns) + 1),
-                                tuple(float(crossed[columns[i - 1]]) for i in chosen)))
-    return Cuts(bounds, ways)
+    at = [0, *columns, width]
+    last = len(at) - 1
+    spans = [(i, j) for i in range(last) for j in range(i + 1, last + 1)  # a part between two seams
+             if at[j] - at[i] <= MAX_DIGIT_WIDTH * height and (most >= 3 or i == 0 or j == last)]  # needs 3
+    spans += [(0, last)] if (0, last) not in spans else []
+    return Cuts(bounds, (0.0, *(float(crossed[c]) for c in columns), 0.0), spans, most)
 
 
 def between(ink: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:

@@ -12,10 +12,14 @@
                   digits part where their strokes meet; a cut through one digit crosses
                   more). The pair reader (pair_view.py) reads each piece that may hold
                   several digits whole as well.
-    search.py     the pieces are read the way that scores highest in all: how many digits the
-                  pair reader sees in a piece weighs on each way to read it, and where it is
-                  read as two digits, its view of each joins the classifier's.
-    read_number   the chosen parts as DigitResults, their text and boxes (results.py).
+    search.py     every way to read the pieces is a path through a graph, scored by a fitted
+                  log-linear model (scoring.py: the parts', the cuts', the pair reader's view
+                  of how many digits a piece holds, a price for reading two pieces as one);
+                  dynamic programming finds the best path and the sum over all of them.
+    read_number   the chosen parts as DigitResults, their text and boxes (results.py), and
+                  the confidence that the whole reading is exactly right: the best path's
+                  probability among all, the digits' confidences and the detector's lowest
+                  margin, calibrated (scoring.confidence).
 
 Images without ink raise NoDigitError.
 """
@@ -31,8 +35,8 @@ from digitclf.imaging.decode import ImageSource, decode_image
 from digitclf.imaging.preprocess import ink_map, to_mnist
 from digitclf.reading.pair_view import read_pairs
 from digitclf.reading.results import NumberResult, digit_results
-from digitclf.reading.scoring import PART_WEIGHTS, part_features
-from digitclf.reading.search import Candidates, best_readings, pair_priors
+from digitclf.reading.scoring import WEIGHTS, confidence, confidence_features, part_features
+from digitclf.reading.search import Candidates, build_graph, chosen_readings, forward, pair_priors
 from digitclf.reading.segment import Part, segment
 
 
@@ -55,33 +59,36 @@ def _model_input(part: Part) -> np.ndarray | None:
 
 
 def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
-    """Every part of every way to read an image's pieces, scored as a whole digit, and the
-    pair reader's view of the pieces that may hold several."""
+    """Every part of every way to read an image's pieces, with its features as a whole digit,
+    and the pair reader's view of the pieces that may hold several."""
     segmentation = segment(ink_map(decode_image(image)))
-    parts = {part.key: part for readings in segmentation.spans().values()
-             for reading in readings for part in reading.parts}
+    parts = {part.key: part for ways in segmentation.spans().values() for part in ways.parts.values()}
     inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
     x = np.stack(list(inputs.values()))
     probabilities, margins = scorer.score(x)
-    boxes = [parts[key].box for key in inputs]
-    base = [part_features(p, m, box, segmentation.height) @ PART_WEIGHTS
-            for p, m, box in zip(probabilities, margins, boxes)]
-    return Candidates(segmentation, list(inputs), x, probabilities, margins, np.array(base),
+    boxes = np.array([parts[key].box for key in inputs])
+    return Candidates(segmentation, list(inputs), x, probabilities, margins,
+                      part_features(probabilities, margins, boxes, segmentation.height),
                       read_pairs(segmentation))
 
 
 def read_number(scorer: Scorer, image: ImageSource) -> NumberResult:
-    """The number written in an image: one DigitResult per digit, left to right, and boxes."""
+    """The number written in an image: one DigitResult per digit, left to right, its boxes,
+    and the probability that the whole reading is exactly right."""
     found = candidates(scorer, image)
-    chosen = best_readings(found)
-    parts = [part for _, reading in chosen for part in reading.parts]
+    graph = build_graph(found)
+    log_total, best, path = forward(graph, graph.features @ WEIGHTS)
+    chosen = chosen_readings(found, graph, path)
+    parts = [part for _, reading, _ in chosen for part in reading.parts]
     if not parts:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
     row = {key: i for i, key in enumerate(found.keys)}
     rows = [row[part.key] for part in parts]
     digits = digit_results(found.inputs[rows], found.probabilities[rows], found.margins[rows],
                            log_prior=pair_priors(found, chosen))
+    log_confidence = float(np.log(np.maximum([d.confidence for d in digits], 1e-12)).sum())
+    features = confidence_features(best - log_total, log_confidence, float(found.margins[rows].min()))
     return NumberResult("".join(str(d.digit) for d in digits), tuple(digits),
-                        tuple(part.box for part in parts))
+                        tuple(part.box for part in parts), confidence(features))

@@ -19,10 +19,9 @@ from digitclf.runtime import OnnxNet, run_batched
 from digitclf.settings import PAIR_READER_ONNX
 
 PAIR_HEADS = (3, 10, 10)  # the pair reader's logits: digits held (1, 2, 3+), first, second
-PAIR_COUNT_WEIGHT = 2.0  # weights of its log-probabilities in a reading's score
-PAIR_DIGIT_WEIGHT = 4.0  # ... and added to the classifier's for each of two digits
-# (both chosen on 1,500 numbers of held-out training digits: the middle of a plateau that
-# spans 1-4 and 3-8)
+PAIR_DIGIT_WEIGHT = 4.0  # weight of its log-probabilities of two digits, added to the classifier's
+# (chosen on 1,500 numbers of held-out training digits: the middle of a plateau that spans
+# 3-8; the weight of its count of digits is fitted with the reading's, scoring.py)
 PAIR_SHAPE = (28, 56)  # a piece as the pair reader sees it: this size,
 PAIR_MARGIN = 2  # ... its ink fitted within this many pixels of the edge
 
@@ -48,8 +47,7 @@ def _pair_reader() -> OnnxNet:
 
 def read_pairs(segmentation: Segmentation) -> dict[Span, PairView]:
     """The pair reader's view of each span of pieces that is offered cuts."""
-    several = {span: readings[0].parts[0].ink
-               for span, readings in segmentation.spans().items() if len(readings) > 1}
+    several = {span: ways.whole.ink for span, ways in segmentation.spans().items() if ways.last > 1}
     if not several:
         return {}
     whole = np.stack([pair_input(ink) for ink in several.values()])

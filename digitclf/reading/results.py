@@ -33,10 +33,12 @@ class NumberResult:
     text: str
     digits: tuple[DigitResult, ...]
     boxes: tuple[tuple[int, int, int, int], ...]  # (x, y, width, height) in the input image
+    confidence: float  # the probability that the whole reading is exactly right
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
+            "confidence": round(self.confidence, 6),
             "digits": [digit.to_dict() for digit in self.digits],
             "boxes": [list(box) for box in self.boxes],
         }

@@ -1,42 +1,91 @@
-"""How well a candidate reading fits: its parts' scores as whole digits, and its cuts' price.
+"""How well a reading fits: the features of its parts (each as a whole digit) and of its cuts,
+and the weights that make a path's score in search.py's graph (features @ WEIGHTS).
 
-A reading's score is the sum of its parts' (part_features @ PART_WEIGHTS) and its cuts'
-(cut_features @ CUT_WEIGHTS); search.py adds the pair reader's view and picks the best.
+The weights are fitted by digitclf.training.fit_reader (python -m digitclf.training.fit_reader):
+a conditional log-linear model over all the readings the graph holds, its log-partition by
+the same dynamic programming, maximising the likelihood of the right reading of whole
+numbers. Refit them when the classifier, the detector or the pair reader change.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from digitclf.reading.segment import Reading
-
-# The weights of part_features in a part's score; a reading's score is the sum of its parts'.
-# Fitted (conditional logit: the right reading of each piece against the others) on numbers
-# of MNIST *training* digits. The classifier is about as sure of a squashed pair or half a
-# digit as of a real digit, so the detector's margin and the part's size carry the decision.
-PART_WEIGHTS = np.array([7.477, 1.493, 0.597, -6.791, 3.634, -10.535, -6.696])
-# The weights of cut_features in a reading's score, fitted the same way on numbers of the
-# training digits the default model held out, with more touching pairs.
-CUT_WEIGHTS = np.array([-0.794, -2.968])
-
-
-def part_features(probabilities: np.ndarray, detector_margin: float,
-                  box: tuple[int, int, int, int], height: float) -> np.ndarray:
-    """What speaks for and against a candidate part being one whole digit (see PART_WEIGHTS)."""
-    _, _, w, h = box
-    width, tall = w / height, h / height
-    return np.array([
-        np.log(max(float(probabilities.max()), 1e-9)),
-        min(detector_margin, 0.0),
-        min(max(detector_margin, 0.0), 8.0),
-        max(width - 1.0, 0.0),
-        max(width - 1.3, 0.0),
-        max(0.7 - tall, 0.0),
-        1.0,
-    ])
+PART_FEATURES = 8
+CUT_FEATURES = 3
+SPAN_FEATURES = 3
+# Not fitted yet: the old weights mapped onto the new features (the old per-part constant
+# -6.696 is now a price per cut, and a join earned it back)
+PART_WEIGHTS = np.array([2.914, 0.243, 0.249, -5.699, -1.951, 2.207, 4.253, -4.970])
+CUT_WEIGHTS = np.array([-4.113, 5.625, -2.428])
+PAIR_COUNT_WEIGHT = 0.297  # of the pair reader's log-probability of a span's count of digits
+PAIR_AGREEMENT_WEIGHT = 0.182  # of how well it and the classifier agree on a pair's digits
+JOIN_WEIGHT = -1.333  # of reading two neighbouring pieces as one digit
+SPAN_WEIGHTS = np.array([5.545, -0.471, 1.738])  # of span_features
+WEIGHTS = np.concatenate([PART_WEIGHTS, CUT_WEIGHTS, [PAIR_COUNT_WEIGHT, PAIR_AGREEMENT_WEIGHT, JOIN_WEIGHT],
+                          SPAN_WEIGHTS])
+SEAM_INK = 0.25  # a cut crossing more ink than this pays again for the rest
 
 
-def cut_features(reading: Reading) -> np.ndarray:
-    """What speaks against a reading's cuts: the ink they cross in all and at most in one.
-    Touching digits part where their strokes meet; a cut through a digit crosses more."""
-    return np.array([sum(reading.cut_ink), max(reading.cut_ink, default=0.0)])
+def part_features(probabilities: np.ndarray, margins: np.ndarray, boxes: np.ndarray,
+                  height: float) -> np.ndarray:
+    """What speaks for and against candidate parts being whole digits: their probabilities
+    (N, 10), the detector's margins (N,) and boxes (N, 4: x, y, w, h) -> (N, PART_FEATURES).
+    No constant: a part costs nothing for being there, so no reading gains by having fewer."""
+    probabilities = np.atleast_2d(probabilities)
+    boxes = np.atleast_2d(boxes).astype(float)
+    margins = np.atleast_1d(margins).astype(float)
+    width, tall = boxes[:, 2] / height, boxes[:, 3] / height
+    return np.stack([
+        np.log(np.maximum(probabilities.max(axis=1).astype(float), 1e-9)),
+        np.minimum(margins, 0.0),
+        np.clip(margins, 0.0, 8.0),
+        np.maximum(width - 0.7, 0.0),
+        np.maximum(width - 1.0, 0.0),
+        np.maximum(width - 1.3, 0.0),
+        np.maximum(0.3 - width, 0.0),
+        np.maximum(0.7 - tall, 0.0),
+    ], axis=1)
+
+
+def span_features(width: float, digits: int, height: float) -> np.ndarray:
+    """What speaks for and against reading a span of ink (`width` pixels wide) as `digits`
+    digits: how wide they are on average over the typical digit height (its square, and
+    how far it passes 1: a wide piece read as one digit holds touching digits, one cut into
+    slivers does not)."""
+    aspect = width / (digits * height)
+    return np.array([aspect, aspect**2, max(aspect - 1.0, 0.0)])
+
+
+def cut_features(cut_ink: Sequence[float]) -> np.ndarray:
+    """What speaks against cuts (each: the ink it crosses over the piece's height): the ink
+    they cross, the ink beyond SEAM_INK, and how many they are. Touching digits part where
+    their strokes meet; a cut through a digit crosses more."""
+    ink = np.asarray(cut_ink, dtype=float)
+    return np.array([ink.sum(), np.maximum(ink - SEAM_INK, 0.0).sum(), float(len(ink))])
+
+
+# The confidence that a whole reading is exactly right: a logistic regression on
+# confidence_features, fitted by fit_reader on numbers of the validation handwriting families
+# and of held-out MNIST digits. Not fitted yet: the product of the digits' confidences.
+CONFIDENCE_WEIGHTS = np.array([-1.608, -0.171, -0.534, 0.364])
+CONFIDENCE_SHIFT = 0.0  # subtracted from the logit: a margin of caution near 0.99
+
+
+def confidence_features(path_log_probability: float, digits_log_confidence: float,
+                        lowest_margin: float) -> np.ndarray:
+    """What a reading's confidence builds on: 1; the log of the doubt in its path (minus its
+    log-probability among all readings, under the fitted model: about the chance that another
+    reading is right, where that is small) and in its digits (minus the sum of their
+    log-confidences); and the lowest detector margin of its parts (clipped)."""
+    return np.array([1.0, np.log(max(-path_log_probability, 1e-6)), np.log(max(-digits_log_confidence, 1e-6)),
+                     float(np.clip(lowest_margin, -5.0, 5.0))])
+
+
+def confidence(features: np.ndarray) -> float:
+    """The probability that a reading is exactly right, from its confidence_features."""
+    if not CONFIDENCE_WEIGHTS[0] and not CONFIDENCE_WEIGHTS[1]:
+        return float(np.exp(-np.exp(features[2])))  # not fitted yet
+    return float(1.0 / (1.0 + np.exp(-(features @ CONFIDENCE_WEIGHTS - CONFIDENCE_SHIFT))))

@@ -1,16 +1,36 @@
-"""The search over readings: the pieces read the way that scores highest in all (dynamic
-programming over the pieces, left to right), and the pair reader's evidence for the digits
-of the chosen readings."""
+"""The search over readings: every way to read a number's pieces is a path through one graph,
+scored by a log-linear model (each edge's features @ WEIGHTS, scoring.py), and dynamic
+programming over the graph finds the best path and the log of the sum over all paths
+(so the chosen reading's probability among all of them, which confidence builds on).
+
+The graph: a node before each piece and after the last. Each span (a piece, or two
+neighbours that may be one digit) runs from the node before it to the node after it:
+  - read whole: one edge (one digit);
+  - cut in two: one edge per seam (the pair reader's view of each digit joins the
+    classifier's, and how well they agree is a feature);
+  - cut in three or more: a chain of edges, one per digit, through inner nodes that say
+    where the last cut ran and how many digits came before (a piece holds at most Ways.most).
+The pair reader's log-probability of the span's count of digits (1, 2, 3+) is a feature of
+the edge that ends the span, the price of reading two pieces as one digit one of the edge
+that starts it. A piece too small to read may be passed over (an edge with no features).
+"""
 
 from __future__ import annotations
 
+from itertools import count
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import logsumexp
 
-from digitclf.reading.pair_view import PAIR_COUNT_WEIGHT, PAIR_DIGIT_WEIGHT, PairView
-from digitclf.reading.scoring import CUT_WEIGHTS, cut_features
-from digitclf.reading.segment import Reading, Segmentation, Span
+from digitclf.reading.pair_view import PAIR_DIGIT_WEIGHT, PairView
+from digitclf.reading.scoring import CUT_FEATURES, PART_FEATURES, SPAN_FEATURES, WEIGHTS, cut_features, span_features
+from digitclf.reading.segment import Reading, Segmentation, Span, Ways
+
+# An edge's features: its parts' (summed), its cuts' (summed), these three, and the span's
+# span_features on the edge that ends it
+COUNT, AGREEMENT, JOIN, SPAN = range(PART_FEATURES + CUT_FEATURES, PART_FEATURES + CUT_FEATURES + 4)
+FEATURES = SPAN + SPAN_FEATURES
 
 
 class Candidates(NamedTuple):
@@ -22,56 +42,172 @@ class Candidates(NamedTuple):
     inputs: np.ndarray  # float32 (N, 28, 28), as the model sees them
     probabilities: np.ndarray  # (N, 10)
     margins: np.ndarray  # (N,): the not-a-digit detector's (Predictor.score)
-    scores: np.ndarray  # (N,): part_features @ PART_WEIGHTS
+    features: np.ndarray  # (N, PART_FEATURES): scoring.part_features
     pairs: dict[Span, PairView]  # the pair reader's view of each span that may hold several
 
 
-def best_readings(found: Candidates) -> list[tuple[Span, Reading]]:
-    """The pieces read the way that scores highest in all, each on its own or two
-    neighbours as one. A reading scores its parts' scores, its cuts' (cut_features @
-    CUT_WEIGHTS) and the pair reader's log-probability of its count of digits (x
-    PAIR_COUNT_WEIGHT). A piece whose every reading has a part too small to read (no
-    score) is left out."""
-    by_part = dict(zip(found.keys, found.scores.tolist()))
+class Edge(NamedTuple):
+    """The parts of one span an edge reads: those between `bounds` of the span's Ways (none:
+    a piece passed over); `pair`: the span read as exactly two digits, with the pair reader's
+    view of each."""
 
-    def score(span: Span, reading: Reading) -> float:
-        if any(part.key not in by_part for part in reading.parts):
-            return -np.inf
-        total = sum(by_part[part.key] for part in reading.parts)
-        total += cut_features(reading) @ CUT_WEIGHTS
-        if span in found.pairs:
-            total += PAIR_COUNT_WEIGHT * found.pairs[span].held[min(len(reading.parts), 3) - 1]
-        return total
+    span: Span
+    bounds: tuple[int, ...]
+    pair: bool
 
-    # best[i]: the highest total for pieces[:i], and the span and reading (None: nothing to
-    # read) that end it
-    best: list[tuple[float, Span, Reading | None]] = [(0.0, (0, 0), None)]
+
+class Graph(NamedTuple):
+    """All readings as paths from node 0 to node `nodes - 1`; every edge runs from a lower
+    node to a higher one. Edge k: `src[k]` -> `dst[k]`, `features[k]`, `edges[k]`."""
+
+    nodes: int
+    src: np.ndarray
+    dst: np.ndarray
+    features: np.ndarray  # (E, FEATURES)
+    edges: list[Edge]
+
+
+def _agreement(found: Candidates, rows: list[int], view: PairView) -> float:
+    """How well the classifier and the pair reader agree on two digits: the sum of each
+    digit's log sum_d p_classifier(d) p_pair(d)."""
+    p = np.log(np.maximum(found.probabilities[rows], 1e-12))
+    return float(logsumexp(p[0] + view.first) + logsumexp(p[1] + view.second))
+
+
+def build_graph(found: Candidates) -> Graph:
+    """The graph of every reading of the candidates' pieces (see the module's docstring)."""
+    segmentation = found.segmentation
+    row = {key: i for i, key in enumerate(found.keys)}
+    spans = segmentation.spans()
+    ids = count()
+    before: list[int] = []
+    inner: dict[Span, dict[tuple[int, int], int]] = {}  # (bound, digits so far) -> node
+    for start in range(len(segmentation.pieces) + 1):
+        before.append(next(ids))
+        for (a, b), ways in spans.items():
+            if a == start and ways.most >= 3:
+                inner[a, b] = {(t, c): next(ids) for t in range(1, ways.last) for c in range(1, ways.most)}
+    src: list[int] = []
+    dst: list[int] = []
+    features: list[np.ndarray] = []
+    edges: list[Edge] = []
+
+    def add(a: int, b: int, edge: Edge, ways: Ways, cut: int | None, extra: dict[int, float],
+            digits: int = 0) -> None:
+        keys = [ways.parts[p].key for p in zip(edge.bounds, edge.bounds[1:])]
+        if any(key not in row for key in keys):
+            return  # a part too small to read
+        f = np.zeros(FEATURES)
+        f[:PART_FEATURES] = found.features[[row[key] for key in keys]].sum(axis=0)
+        f[PART_FEATURES:COUNT] = cut_features([] if cut is None else [ways.cut_ink[cut]])
+        for k, value in extra.items():
+            f[k] = value
+        if digits:
+            f[SPAN:] = span_features(ways.whole.box[2], digits, segmentation.height)
+        src.append(a)
+        dst.append(b)
+        features.append(f)
+        edges.append(edge)
+
+    for (a, b), ways in spans.items():
+        view, last, join = found.pairs.get((a, b)), ways.last, float(b - a == 2)
+        held = view.held if view is not None else np.zeros(3)
+        add(before[a], before[b], Edge((a, b), (0, last), False), ways, None, {COUNT: held[0], JOIN: join}, 1)
+        if b == a + 1 and ways.whole.key not in row:
+            add(before[a], before[b], Edge((a, b), (), False), ways, None, {})  # nothing to read
+        for j in range(1, last) if ways.most >= 2 else ():
+            if (0, j) in ways.parts and (j, last) in ways.parts:
+                keys = [ways.parts[0, j].key, ways.parts[j, last].key]
+                agree = 0.0
+                if view is not None and set(keys) <= row.keys():
+                    agree = _agreement(found, [row[key] for key in keys], view)
+                add(before[a], before[b], Edge((a, b), (0, j, last), view is not None), ways, j,
+                    {COUNT: held[1], AGREEMENT: agree, JOIN: join}, 2)
+        nodes = inner.get((a, b), {})
+        for i, j in ways.parts if nodes else ():
+            if i == 0 and j < last:
+                add(before[a], nodes[j, 1], Edge((a, b), (i, j), False), ways, j, {JOIN: join})
+            for c in range(1, ways.most) if i > 0 else ():
+                if j < last and c + 1 < ways.most:
+                    add(nodes[i, c], nodes[j, c + 1], Edge((a, b), (i, j), False), ways, j, {})
+                elif j == last and c >= 2:
+                    add(nodes[i, c], before[b], Edge((a, b), (i, j), False), ways, None, {COUNT: held[2]}, c + 1)
+    return Graph(before[-1] + 1, np.array(src, int), np.array(dst, int),
+                 np.array(features).reshape(-1, FEATURES), edges)
+
+
+def forward(graph: Graph, scores: np.ndarray) -> tuple[float, float, list[int]]:
+    """The log of the sum over all paths of exp(their score), the best path's score and its
+    edges (in order)."""
+    total = np.full(graph.nodes, -np.inf)
+    best = np.full(graph.nodes, -np.inf)
+    back = np.full(graph.nodes, -1)
+    total[0] = best[0] = 0.0
+    for k in np.argsort(graph.src, kind="stable"):
+        a, b, s = graph.src[k], graph.dst[k], scores[k]
+        total[b] = np.logaddexp(total[b], total[a] + s)
+        if best[a] + s > best[b]:
+            best[b], back[b] = best[a] + s, k
+    path = []
+    node = graph.nodes - 1
+    while node > 0 and back[node] >= 0:
+        path.append(int(back[node]))
+        node = graph.src[back[node]]
+    return float(total[-1]), float(best[-1]), path[::-1]
+
+
+def chosen_readings(found: Candidates, graph: Graph, path: list[int]) -> list[tuple[Span, Reading, bool]]:
+    """The readings a path makes of its spans, left to right, and whether each is read as a
+    pair with the pair reader's view (spans passed over are left out)."""
     spans = found.segmentation.spans()
-    for stop in range(1, len(found.segmentation.pieces) + 1):
-        options: list[tuple[float, Span, Reading | None]] = [
-            (best[start][0] + score((start, stop), reading), (start, stop), reading)
-            for start in (stop - 1, stop - 2) for reading in spans.get((start, stop), [])]
-        if all(total == -np.inf for total, (start, _), _ in options if start == stop - 1):
-            options.append((best[stop - 1][0], (stop - 1, stop), None))  # nothing to read
-        best.append(max(options, key=lambda option: option[0]))
-    chosen = []
-    stop = len(best) - 1
-    while stop > 0:
-        _, (start, _), reading = best[stop]
-        if reading is not None:
-            chosen.append(((start, stop), reading))
-        stop = start
-    return chosen[::-1]
+    bounds: dict[Span, list[int]] = {}
+    pair: dict[Span, bool] = {}
+    for k in path:
+        edge = graph.edges[k]
+        if edge.bounds:
+            chain = bounds.setdefault(edge.span, [])
+            chain += edge.bounds[1:] if chain else edge.bounds
+            pair[edge.span] = edge.pair
+    return [(span, spans[span].reading(chain), pair[span]) for span, chain in bounds.items()]
 
 
-def pair_priors(found: Candidates, chosen: list[tuple[Span, Reading]]) -> np.ndarray:
+def best_readings(found: Candidates) -> list[tuple[Span, Reading]]:
+    """The pieces read the way that scores highest in all (see the module's docstring)."""
+    graph = build_graph(found)
+    _, _, path = forward(graph, graph.features @ WEIGHTS)
+    return [(span, reading) for span, reading, _ in chosen_readings(found, graph, path)]
+
+
+def pair_priors(found: Candidates, chosen: list[tuple[Span, Reading, bool]]) -> np.ndarray:
     """For each chosen part: the pair reader's log-probabilities of its digit (x
     PAIR_DIGIT_WEIGHT) where its span is read as two digits, else zeros: (N, 10)."""
     rows = []
-    for span, reading in chosen:
-        view = found.pairs.get(span)
-        if view is not None and len(reading.parts) == 2:
+    for span, reading, pair in chosen:
+        if pair:
+            view = found.pairs[span]
             rows += [PAIR_DIGIT_WEIGHT * view.first, PAIR_DIGIT_WEIGHT * view.second]
         else:
             rows += [np.zeros(10)] * len(reading.parts)
-    return np.array(rows, dtype=np.float32)
+    return np.array(rows, dtype=np.float32).reshape(-1, 10)
+
+
+def edge_digits(found: Candidates, graph: Graph) -> list[tuple[tuple[int, ...], float, float]]:
+    """For each edge: the digits it reads (with the pair reader's view where it reads a
+    pair, as read_number reports them), the sum of their log-confidences and the lowest
+    detector margin of its parts (inf for none). The fitter's view of every edge."""
+    spans = found.segmentation.spans()
+    row = {key: i for i, key in enumerate(found.keys)}
+    log_p = np.log(np.maximum(found.probabilities, 1e-12))
+    log_p = log_p - logsumexp(log_p, axis=1, keepdims=True)
+    out = []
+    for edge in graph.edges:
+        ways = spans[edge.span]
+        rows = [row[ways.parts[p].key] for p in zip(edge.bounds, edge.bounds[1:])]
+        scores = log_p[rows]
+        if edge.pair:
+            view = found.pairs[edge.span]
+            scores = scores + PAIR_DIGIT_WEIGHT * np.stack([view.first, view.second])
+            scores = scores - logsumexp(scores, axis=1, keepdims=True)
+        out.append((tuple(int(d) for d in scores.argmax(axis=1)), float(scores.max(axis=1).sum()),
+                    float(found.margins[rows].min()) if rows else np.inf))
+    return out

@@ -4,13 +4,15 @@ ways to read each piece.
 Strokes a pen skipped apart, pieces above one another (a 5's bar, a 7's stem) and small
 fragments (a dotted stroke) belong together; stray specks are dropped. A piece about as wide
 as a digit or wider may hold touching digits, so it is also offered cut in two or more along
-near-vertical seams (cuts.py). Neighbours that may be one digit drawn in two pieces are also
-offered read as one.
+near-vertical seams (cuts.py): its parts lie between any two of its seams, and a reading is
+any chain of parts across it (Ways). Neighbours that may be one digit drawn in two pieces are
+also offered read as one (at a price search.py weighs: each piece is a digit of its own
+unless the evidence says otherwise).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import count
 from typing import NamedTuple
 
@@ -65,22 +67,46 @@ class Reading(NamedTuple):
     cut_ink: tuple[float, ...]  # per cut, the ink it crosses over the piece's height (0..1)
 
 
+class Ways(NamedTuple):
+    """The ways to read a piece (or two neighbours as one): every chain of at most `most`
+    parts from its left edge (bound 0) to its right (bound `last`). parts[i, j] is the part
+    between bounds i and j (parts[0, last] the whole piece), cut_ink[j] the ink a cut along
+    bound j crosses over the piece's height (0 at the edges)."""
+
+    parts: dict[tuple[int, int], Part]
+    cut_ink: tuple[float, ...]
+    most: int
+
+    @property
+    def last(self) -> int:
+        return len(self.cut_ink) - 1
+
+    @property
+    def whole(self) -> Part:
+        return self.parts[0, self.last]
+
+    def reading(self, bounds: Sequence[int]) -> Reading:
+        """The reading whose parts lie between these bounds (0 first, `last` last)."""
+        return Reading(tuple(self.parts[i, j] for i, j in zip(bounds, bounds[1:])),
+                       tuple(self.cut_ink[b] for b in bounds[1:-1]))
+
+
 Span = tuple[int, int]  # pieces[start:stop], read as one
 
 
 class Segmentation(NamedTuple):
-    """For each piece of ink that holds digits, left to right, the ways to read it (whole
-    first); the typical digit height in pixels; and for neighbours that may be one digit
-    drawn in two pieces (by the first's index), the ways to read the two as one."""
+    """For each piece of ink that holds digits, left to right, the ways to read it; the
+    typical digit height in pixels; and for neighbours that may be one digit drawn in two
+    pieces (by the first's index), the ways to read the two as one."""
 
-    pieces: list[list[Reading]]
+    pieces: list[Ways]
     height: float
-    joined: dict[int, list[Reading]]
+    joined: dict[int, Ways]
 
-    def spans(self) -> dict[Span, list[Reading]]:
+    def spans(self) -> dict[Span, Ways]:
         """The ways to read each piece, and each pair of neighbours as one, by their span."""
-        return {**{(i, i + 1): readings for i, readings in enumerate(self.pieces)},
-                **{(i, i + 2): readings for i, readings in self.joined.items()}}
+        return {**{(i, i + 1): ways for i, ways in enumerate(self.pieces)},
+                **{(i, i + 2): ways for i, ways in self.joined.items()}}
 
 
 # ----- pieces of ink -----------------------------------------------------------------------
@@ -200,30 +226,20 @@ def _part(ink: np.ndarray, top: int, left: int, key: int) -> Part:
     return Part(crop, (left + int(cols[0]), top + int(rows[0]), crop.shape[1], crop.shape[0]), key)
 
 
-def _cut_readings(ink: np.ndarray, top: int, left: int, keys: Iterator[int]) -> list[Reading]:
-    """The ways to read a piece as several digits, cut along its cheapest seams; the ways
-    share the parts between the same two seams."""
-    bounds, ways = cuts(ink)
-    parts: dict[tuple[int, int], Part] = {}
-
-    def part(i: int, j: int) -> Part:
-        if (i, j) not in parts:
-            parts[i, j] = _part(between(ink, bounds[i], bounds[j]), top, left, next(keys))
-        return parts[i, j]
-
-    return [Reading(tuple(part(i, j) for i, j in zip(way.edges, way.edges[1:])), way.cut_ink)
-            for way in ways]
-
-
-def _readings(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float,
-              keys: Iterator[int]) -> list[Reading]:
-    """The ways to read a piece: whole first, then cut into several digits when it is wide
-    enough. Their parts are numbered from `keys`."""
+def _ways(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float,
+          keys: Iterator[int]) -> Ways:
+    """The ways to read a piece: whole, and cut along its cheapest seams into several digits
+    when it is wide enough. Its parts are numbered from `keys`."""
     crop = _crop(ink, labels, piece)
-    readings = [Reading((_part(crop, piece.top, piece.left, next(keys)),), ())]
-    if may_hold_several(piece, height):
-        readings += _cut_readings(crop, piece.top, piece.left, keys)
-    return readings
+    whole = _part(crop, piece.top, piece.left, next(keys))
+    if not may_hold_several(piece, height):
+        return Ways({(0, 1): whole}, (0.0, 0.0), 1)
+    bounds, cut_ink, spans, most = cuts(crop)
+    last = len(bounds) - 1
+    parts = {(i, j): whole if (i, j) == (0, last) else
+             _part(between(crop, bounds[i], bounds[j]), piece.top, piece.left, next(keys))
+             for i, j in spans}
+    return Ways(parts, cut_ink, most)
 
 
 def segment(ink: np.ndarray) -> Segmentation:
@@ -231,7 +247,6 @@ def segment(ink: np.ndarray) -> Segmentation:
     ways to read each, and each pair of neighbours that may be one digit."""
     labels, pieces, height = _pieces(ink)
     keys = count()
-    joined = {i: _readings(ink, labels, _union(a, b), height, keys)
+    joined = {i: _ways(ink, labels, _union(a, b), height, keys)
               for i, (a, b) in enumerate(zip(pieces, pieces[1:])) if _may_be_one(a, b, height)}
-    return Segmentation([_readings(ink, labels, piece, height, keys) for piece in pieces], height,
-                        joined)
+    return Segmentation([_ways(ink, labels, piece, height, keys) for piece in pieces], height, joined)

@@ -42,6 +42,7 @@ class NumberResponse(BaseModel):
     text: str = Field(description="the digits read, left to right")
     digits: list[DigitReading] = Field(description="the result for each digit, left to right")
     boxes: list[list[int]] = Field(description="each digit's [x, y, width, height] in the image")
+    confidence: float = Field(description="the probability that the whole reading is exactly right")
 
 
 class ModelInfo(BaseModel):

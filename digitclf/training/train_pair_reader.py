@@ -7,12 +7,17 @@ whole piece (reading.pair_view.pair_input, 28x56) and gives three heads of logit
 many digits the piece holds (1, 2, 3 or more), and its first and second digit. read_number
 weighs each way to read the piece by the count's log-probability and, where it reads the
 piece as two digits, combines the heads' view of each digit with the classifier's
-(reading.pair_view.PAIR_COUNT_WEIGHT, PAIR_DIGIT_WEIGHT).
+(reading.scoring.PAIR_COUNT_WEIGHT, reading.pair_view.PAIR_DIGIT_WEIGHT).
 
-It learns from pieces of numbers written with the MNIST training digits the default model
-learned from (single wide digits, touching pairs and triples, some drawn broken), as a
-scan or as a photo. Retrain with `python -m digitclf.pair_reader` (about 20 minutes on two
-cores).
+It learns from pieces of two kinds, as a scan or as a photo:
+  - numbers written with the MNIST training digits the default model learned from (single
+    wide digits, touching pairs and triples, some drawn broken);
+  - numbers written in the *training* handwriting families (handwriting.fonts("train")) with
+    tight spacing, so neighbours touch: single wide digits, 2 and 3 touching digits, and
+    some of 4-5 (read as "3 or more").
+Its accuracy is shown on pieces of the MNIST digits the model held out and of the validation
+families. Retrain with `python -m digitclf.training.train_pair_reader` (about 30 minutes on
+two cores), then refit the reading's weights (python -m digitclf.training.fit_reader).
 """
 
 from __future__ import annotations
@@ -36,14 +41,18 @@ from digitclf.reading.predictor import Predictor, load_predictor
 from digitclf.reading.segment import may_hold_several, piece_crops
 from digitclf.settings import PAIR_READER_ONNX
 from digitclf.store.atomic import replace_atomically
-from digitclf.training import synth
+from digitclf.store.model_store import ModelStore
+from digitclf.training import handwriting, synth
 from digitclf.training.architectures import build_slim
 from digitclf.training.config import TrainConfig
 from digitclf.training.train import split_train_val
 
-DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece holds,
+DIGITS_PER_PIECE = (1, 2, 3)  # how many digits a training piece of MNIST digits holds,
 DIGITS_SHARES = (0.3, 0.6, 0.1)  # ... in these shares
-NUMBERS = 120_000  # training numbers written (those that come out as one wide piece are kept)
+HAND_DIGITS_PER_PIECE = (1, 2, 3, 4, 5)  # ... and one in the handwriting families,
+HAND_DIGITS_SHARES = (0.3, 0.45, 0.15, 0.06, 0.04)  # ... in these
+NUMBERS = 72_000  # training numbers of MNIST digits written (those that come out as one wide piece are kept)
+HAND_NUMBERS = 24_000  # ... and of the handwriting families
 UNKNOWN = -1  # a head's target where the piece has no such digit
 
 
@@ -55,27 +64,53 @@ def model_split(predictor: Predictor) -> tuple[tuple[np.ndarray, np.ndarray], ..
     return split_train_val(config)
 
 
-def training_pieces(count: int, seed: int, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Pieces of `count` numbers of 1-3 touching digits that the default model learned from
-    (or, `held_out`, never saw): the pair inputs (N, 28, 56) and targets (N, 3): digits
-    held - 1, first digit, second digit (UNKNOWN where there is none, or for three)."""
-    images, labels = model_split(load_predictor("default"))[held_out]
+def _piece(ink: np.ndarray, digits: list[int], rng: np.random.Generator) -> tuple[np.ndarray, list[int]] | None:
+    """A number's ink, sometimes as a photo, as one piece: its pair input and targets (digits
+    held - 1 (3 or more: 2), first digit, second digit: UNKNOWN where there is none, or for
+    three or more); None when it does not come out as one piece wide enough to be cut."""
+    if rng.random() < 0.5:
+        ink = ink_map(decode_image(synth.ballpoint_photo(ink, rng)))
+    crops, height = piece_crops(ink)
+    if len(crops) != 1 or not may_hold_several(crops[0][0], height):
+        return None  # the digits did not touch, or a digit too narrow to be offered cuts
+    held = len(digits)
+    named = digits[:2] if held < 3 else []
+    return pair_input(crops[0][1]), [min(held, 3) - 1, *named, *[UNKNOWN] * (2 - len(named))]
+
+
+def _stacked(pieces: list[tuple[np.ndarray, list[int]] | None]) -> tuple[np.ndarray, np.ndarray]:
+    kept = [piece for piece in pieces if piece is not None]
+    return (np.stack([x for x, _ in kept]).reshape(-1, *PAIR_SHAPE),
+            np.array([y for _, y in kept], dtype=np.int32).reshape(-1, 3))
+
+
+def training_pieces(count: int, seed: int, held_out: bool = False,
+                    store: ModelStore | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of `count` numbers of 1-3 touching MNIST digits that the default model learned
+    from (or, `held_out`, never saw): the pair inputs (N, 28, 56) and targets (N, 3) (_piece)."""
+    images, labels = model_split(load_predictor("default", store))[held_out]
     rng = np.random.default_rng(seed)
-    inputs, targets = [], []
+    pieces = []
     for _ in range(count):
         held = int(rng.choice(DIGITS_PER_PIECE, p=DIGITS_SHARES))
         chosen = rng.choice(len(images), held, replace=False)
         ink, _ = synth.render_number(images[chosen], labels[chosen], rng, touch_prob=1.0)
-        if rng.random() < 0.5:
-            ink = ink_map(decode_image(synth.ballpoint_photo(ink, rng)))
-        crops, height = piece_crops(ink)
-        if len(crops) != 1 or not may_hold_several(crops[0][0], height):
-            continue  # the digits did not touch, or a digit too narrow to be offered cuts
-        digits = list(labels[chosen][:2]) if held < 3 else []
-        digits += [UNKNOWN] * (2 - len(digits))
-        inputs.append(pair_input(crops[0][1]))
-        targets.append([held - 1, *digits])
-    return np.stack(inputs), np.array(targets, dtype=np.int32)
+        pieces.append(_piece(ink, [int(d) for d in labels[chosen]], rng))
+    return _stacked(pieces)
+
+
+def handwriting_pieces(count: int, seed: int, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Pieces of `count` numbers of 1-5 digits written tightly (neighbours touch) in the
+    handwriting families of `split`: as training_pieces."""
+    paths = handwriting.fonts(split)
+    rng = np.random.default_rng([seed, 15])
+    pieces = []
+    for _ in range(count):
+        digits = [int(d) for d in rng.integers(0, 10, rng.choice(HAND_DIGITS_PER_PIECE, p=HAND_DIGITS_SHARES))]
+        font = paths[rng.integers(len(paths))]
+        ink, _ = handwriting.render_number(font, "".join(map(str, digits)), rng, spacing="tight")
+        pieces.append(_piece(ink, digits, rng))
+    return _stacked(pieces)
 
 
 def _loss(targets: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -110,21 +145,42 @@ def head_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> list[floa
             for h, (a, b) in enumerate(zip(bounds, bounds[1:]))]
 
 
+def all_pieces(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray]:
+    """The training pieces: MNIST's and the handwriting families', made on two processes
+    (kept in and read back from args.pieces, an .npz, when given)."""
+    if args.pieces and args.pieces.exists():
+        with np.load(args.pieces) as data:
+            return data["x"], data["y"]
+    store = ModelStore(args.store) if args.store else None
+    with ProcessPoolExecutor(2) as pool:
+        mnist = pool.map(training_pieces, [args.numbers // 2] * 2, [5, 6], [False] * 2, [store] * 2)
+        hand = pool.map(handwriting_pieces, [args.hand_numbers // 2] * 2, [5, 6])
+        parts = [*mnist, *hand]
+    x, y = (np.concatenate(arrays) for arrays in zip(*parts))
+    if args.pieces:
+        np.savez_compressed(args.pieces, x=x, y=y)
+    return x, y
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Train read_number's pair reader.")
-    parser.add_argument("--numbers", type=int, default=NUMBERS)
+    parser.add_argument("--numbers", type=int, default=NUMBERS, help="numbers of MNIST digits written")
+    parser.add_argument("--hand-numbers", type=int, default=HAND_NUMBERS, help="numbers in handwriting written")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", type=Path, default=PAIR_READER_ONNX)
+    parser.add_argument("--store", help="the store whose 'default' model's split of MNIST to use (default: the usual)")
+    parser.add_argument("--pieces", type=Path, help="keep the training pieces in this .npz, and reuse them")
     args = parser.parse_args()
     started = time.perf_counter()
-    with ProcessPoolExecutor(2) as pool:
-        parts = list(pool.map(training_pieces, [args.numbers // 2] * 2, [5, 6]))
-    x, y = (np.concatenate(arrays) for arrays in zip(*parts))
+    x, y = all_pieces(args)
     print(f"{len(x)} pieces in {time.perf_counter() - started:.0f} s", flush=True)
     model = train_reader(x, y, args.epochs)
-    accuracy = head_accuracy(model, *training_pieces(4000, 7, held_out=True))
-    print("on pieces of held-out digits: " + ", ".join(
-        f"{head} {value:.2%}" for head, value in zip(("count", "first", "second"), accuracy)))
+    store = ModelStore(args.store) if args.store else None
+    for name, pieces in (("held-out MNIST digits", training_pieces(4000, 7, held_out=True, store=store)),
+                         ("the validation handwriting families", handwriting_pieces(3000, 7, "validation"))):
+        accuracy = head_accuracy(model, *pieces)
+        print(f"on pieces of {name}: " + ", ".join(
+            f"{head} {value:.2%}" for head, value in zip(("count", "first", "second"), accuracy)))
     replace_atomically(args.out, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
     print(f"saved {args.out} after {time.perf_counter() - started:.0f} s")
 
