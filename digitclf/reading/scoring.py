@@ -16,8 +16,8 @@ import numpy as np
 PART_FEATURES = 8
 CUT_FEATURES = 3
 SPAN_FEATURES = 3
-# Not fitted yet: the old weights mapped onto the new features (the old per-part constant
-# -6.696 is now a price per cut, and a join earned it back)
+# Provisional: from a development run of fit_reader on a small sample, against the networks of
+# that moment; refit against the shipped ones (python -m digitclf.training.fit_reader).
 PART_WEIGHTS = np.array([2.914, 0.243, 0.249, -5.699, -1.951, 2.207, 4.253, -4.970])
 CUT_WEIGHTS = np.array([-4.113, 5.625, -2.428])
 PAIR_COUNT_WEIGHT = 0.297  # of the pair reader's log-probability of a span's count of digits
@@ -69,7 +69,8 @@ def cut_features(cut_ink: Sequence[float]) -> np.ndarray:
 
 # The confidence that a whole reading is exactly right: a logistic regression on
 # confidence_features, fitted by fit_reader on numbers of the validation handwriting families
-# and of held-out MNIST digits. Not fitted yet: the product of the digits' confidences.
+# and of held-out MNIST digits. Provisional like the weights above: conservative, it gives
+# 0.99 or more to very few readings.
 CONFIDENCE_WEIGHTS = np.array([-1.608, -0.171, -0.534, 0.364])
 CONFIDENCE_SHIFT = 0.0  # subtracted from the logit: a margin of caution near 0.99
 
@@ -86,6 +87,4 @@ def confidence_features(path_log_probability: float, digits_log_confidence: floa
 
 def confidence(features: np.ndarray) -> float:
     """The probability that a reading is exactly right, from its confidence_features."""
-    if not CONFIDENCE_WEIGHTS[0] and not CONFIDENCE_WEIGHTS[1]:
-        return float(np.exp(-np.exp(features[2])))  # not fitted yet
     return float(1.0 / (1.0 + np.exp(-(features @ CONFIDENCE_WEIGHTS - CONFIDENCE_SHIFT))))
