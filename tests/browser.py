@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DIGITCLF_CHROMIUM", "/usr/bin/chromium")
@@ -198,6 +199,24 @@ def draw(page, strokes: list[list[tuple[float, float]]], step_px: float = 6.0) -
             page.mouse.move(x1, y1, steps=steps)
         page.mouse.up()
         lifted = time.perf_counter()
+    return lifted
+
+
+def draw_until(page, strokes: list[list[tuple[float, float]]], shown) -> float:
+    """Draw the strokes and wait until `shown` (a locator) is visible; the pen-up time.
+
+    A stroke drawn while the canvas component is still mounting (its first value on its way
+    to the server) can stay on the pad without reaching the app; then the pad is cleared
+    with its own button and the strokes drawn once more."""
+    lifted = draw(page, strokes)
+    try:
+        shown.wait_for(timeout=20_000)
+    except PlaywrightTimeout:
+        print("\nthe canvas did not pass the strokes on: clearing it and drawing them again")
+        page.locator('button[title="Reset canvas & history"]').click()
+        wait_idle(page)
+        lifted = draw(page, strokes)
+        shown.wait_for()
     return lifted
 
 

@@ -12,7 +12,7 @@ from browser import (
     DIGIT_STROKES,
     assert_no_error_box,
     canvas,
-    draw,
+    draw_until,
     metric_value,
     number_strokes,
     open_page,
@@ -43,9 +43,8 @@ def _result_row(page, caption):
 def _read_drawing(page, digit: int) -> tuple[str, float]:
     """Draw the digit; the displayed prediction and the seconds from pen up to its display."""
     strokes = DIGIT_STROKES[digit]
-    lifted = draw(page, strokes)
     caption = _strokes_caption(page, len(strokes))
-    caption.wait_for()
+    lifted = draw_until(page, strokes, caption)
     seconds = time.perf_counter() - lifted
     return metric_value(page, "Prediction", _result_row(page, caption)), seconds
 
@@ -89,9 +88,8 @@ def test_number_mode_reads_several_digits(page, dashboard):
 
     def number_shown(digits: str) -> str:
         strokes = number_strokes(digits)
-        lifted = draw(page, strokes)
         caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes?$"))
-        caption.wait_for()
+        lifted = draw_until(page, strokes, caption)
         print(f"\nnumber {digits}: pen up -> shown in {time.perf_counter() - lifted:.2f} s")
         return metric_value(page, "Number", _result_row(page, caption))
 
