@@ -27,6 +27,11 @@ def _percent(value: float) -> str:
     return f"{100 * value:.2f}%"
 
 
+def _s(count: int | None) -> str:
+    """The plural ending for a count of things: "1 epoch", "2 epochs"."""
+    return "" if count == 1 else "s"
+
+
 # ----- train -----------------------------------------------------------------------------
 def _add_train(sub) -> None:
     from digitclf.training.config import (
@@ -40,7 +45,8 @@ def _add_train(sub) -> None:
 
     p = sub.add_parser("train", help="train a model and save it with its card in the store",
                        description="Train a model from a preset; any flag overrides the preset. Presets: "
-                       + ", ".join(f"{k} ({v.architecture}, {v.epochs} epochs)" for k, v in PRESETS.items()))
+                       + ", ".join(f"{k} ({v.architecture}, {v.epochs} epoch{_s(v.epochs)})"
+                                   for k, v in PRESETS.items()))
     p.add_argument("--preset", choices=sorted(PRESETS), help="starting hyperparameters (default: fast)")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="starting hyperparameters from a JSON file instead of a preset "
@@ -106,7 +112,7 @@ def _run_train(args) -> int:
     card = trained.card
     accuracy = _percent(card.test_accuracy) if card.test_accuracy is not None else "-"
     print(f"saved {args.name} to {path}: test accuracy {accuracy}, "
-          f"{card.epochs_run} epochs in {card.training_seconds:.0f} s")
+          f"{card.epochs_run} epoch{_s(card.epochs_run)} in {card.training_seconds:.0f} s")
     return 0
 
 

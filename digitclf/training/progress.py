@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, TextIO
 
 
 @dataclass
@@ -34,19 +36,25 @@ def fan_out(handlers: Iterable[EventHandler]) -> EventHandler:
 
 
 class TerminalProgress:
-    """A tqdm bar per epoch on stderr, and one summary line per epoch."""
+    """Progress for a person at a terminal: a tqdm bar per epoch on stderr while the run
+    goes on, and one summary line per epoch. When stderr is not a terminal (a file, a pipe,
+    a CI log) a bar's redraws would pile up there as hundreds of lines, so only the epoch
+    lines are written."""
 
-    def __init__(self):
+    def __init__(self, stream: TextIO | None = None):
         from tqdm import tqdm
 
         self._tqdm = tqdm
-        self._bar = None
+        self._stream = stream if stream is not None else sys.stderr
+        self._live = self._stream.isatty()
+        self._bar: Any = None
 
     def __call__(self, event: TrainingEvent) -> None:
-        if event.kind == "batch":
+        if event.kind == "batch" and self._live:
             if self._bar is None:
                 self._bar = self._tqdm(total=event.steps, unit="step", leave=False,
-                                       desc=f"epoch {event.epoch}/{event.epochs}")
+                                       desc=f"epoch {event.epoch}/{event.epochs}",
+                                       file=self._stream)
             self._bar.update(event.step - self._bar.n)
             self._bar.set_postfix(loss=f"{event.logs.get('loss', 0):.4f}",
                                   acc=f"{event.logs.get('accuracy', 0):.4f}", refresh=False)
@@ -55,13 +63,18 @@ class TerminalProgress:
                 self._bar.close()
                 self._bar = None
             logs = event.logs
-            self._tqdm.write(
+            self._line(
                 f"epoch {event.epoch}/{event.epochs}: loss {logs.get('loss', 0):.4f}, "
                 f"accuracy {logs.get('accuracy', 0):.4f}, val_loss {logs.get('val_loss', 0):.4f}, "
                 f"val_accuracy {logs.get('val_accuracy', 0):.4f}"
             )
         elif event.kind == "done":
-            self._tqdm.write("evaluated on the test set")
+            self._line("evaluated on the test set")
+
+    def _line(self, text: str) -> None:
+        """On standard output, around a bar if one is drawn; flushed, so a log follows the run."""
+        self._tqdm.write(text, file=sys.stdout)
+        sys.stdout.flush()
 
 
 class JsonLinesProgress:
