@@ -299,13 +299,22 @@ def _add_serve(sub) -> None:
                    help="server processes, each loading the model (default: one per core)")
     p.add_argument("--threads", type=int,
                    help="images preprocessed at once per process (default: CPU count / workers)")
+    p.add_argument("--api-keys", type=Path, metavar="FILE",
+                   help="require 'Authorization: Bearer KEY' with a key from FILE (one per line, '#' starts "
+                   "a comment) on every request but /healthz (default: the file DIGITCLF_API_KEYS names, "
+                   "else no key needed)")
+    p.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                   help="answer 408 and close when a request's headers take longer (default: 10)")
+    p.add_argument("--body-timeout", type=float, metavar="SECONDS",
+                   help="answer 408 and close when a request's body takes longer after its headers (default: 30)")
     p.set_defaults(run=_run_serve)
 
 
 def _run_serve(args) -> int:
     from digitclf.service.server import serve
 
-    serve(args.host, args.port, args.model, args.threads, args.workers)
+    timeouts = {k: v for k in ("header_timeout", "body_timeout") if (v := getattr(args, k)) is not None}
+    serve(args.host, args.port, args.model, args.threads, args.workers, args.api_keys, **timeouts)
     return 0
 
 

@@ -9,6 +9,7 @@ they fall back to come from `settings()`. A relative path is taken from the curr
 | `DIGITCLF_MODELS` | `models/` | the model store |
 | `DIGITCLF_MY_DIGITS` | `my_digits/` | the "my digits" set of corrected drawings |
 | `DIGITCLF_JOBS` | `.jobs/` in the model store | background training runs |
+| `DIGITCLF_API_KEYS` | none: no key needed | the API keys file `serve` requires keys from (`--api-keys`) |
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     models_dir: Path
     my_digits_dir: Path
     jobs_dir: Path | None  # None: `.jobs/` inside whichever store the runs train into
+    api_keys_file: Path | None  # None: the HTTP API serves anyone
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -39,12 +41,13 @@ class Settings:
             value = environ.get(variable)
             return Path(value).absolute() if value else default
 
-        jobs = environ.get("DIGITCLF_JOBS")
+        jobs, api_keys = environ.get("DIGITCLF_JOBS"), environ.get("DIGITCLF_API_KEYS")
         return cls(
             data_dir=path("DIGITCLF_DATA", REPO_ROOT / "data" / "mnist"),
             models_dir=path("DIGITCLF_MODELS", REPO_ROOT / "models"),
             my_digits_dir=path("DIGITCLF_MY_DIGITS", REPO_ROOT / "my_digits"),
             jobs_dir=Path(jobs).absolute() if jobs else None,
+            api_keys_file=Path(api_keys).absolute() if api_keys else None,
         )
 
 

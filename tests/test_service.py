@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -53,13 +58,13 @@ def _drawing(index: int, fmt: str = "PNG") -> tuple[bytes, int]:
 BLANK = _png(np.full((100, 100), 255, dtype=np.uint8))
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> str:
-    """The base URL of a server started as a user starts it, stopped after the module."""
+@contextlib.contextmanager
+def _serving(log_path: Path, *options: str) -> Iterator[str]:
+    """`digitclf serve --model default OPTIONS` on a free port, output to log_path: its base URL."""
     port = _free_port()
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w+")
+    log = log_path.open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "digitclf", "serve", "--port", str(port), "--model", "default"],
+        [sys.executable, "-m", "digitclf", "serve", "--port", str(port), "--model", "default", *options],
         cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -79,6 +84,13 @@ def server(tmp_path_factory) -> str:
     process.terminate()
     process.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    """The base URL of a server started as a user starts it, stopped after the module."""
+    with _serving(tmp_path_factory.mktemp("serve") / "serve.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -221,3 +233,220 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 def test_api_answers_every_generated_request_without_5xx(case):
     case.call_and_validate(checks=[not_a_server_error, status_code_conformance,
                                    content_type_conformance, response_schema_conformance])
+
+
+# ----- hardening: API keys, offline docs pages, slow and stalled clients -----------------------
+KEYS = ("k3y-of-the-tests-0123456789", "second-key-of-the-tests-abcdef")
+WRONG_KEY = "not-a-key-this-server-knows-42"
+HEADER_TIMEOUT, BODY_TIMEOUT = 1, 2  # the guarded server's deadlines (s)
+SLACK = 4.0  # extra seconds a loaded machine may take to act on a deadline
+OPERATIONS = ["Read the digit in an image", "Read the digit in each of several images",
+              "Read a number of several digits in an image", "The stored models", "Liveness: the model is loaded"]
+
+
+@dataclass
+class Guarded:
+    url: str
+    port: int
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory) -> Iterator[Guarded]:
+    """A server requiring KEYS, with short header and body deadlines."""
+    folder = tmp_path_factory.mktemp("guarded")
+    keys = folder / "keys.txt"
+    keys.write_text(f"# the tests' keys\n{KEYS[0]}\n\n   {KEYS[1]}  \n")
+    options = ["--workers", "1", "--api-keys", str(keys),
+               "--header-timeout", str(HEADER_TIMEOUT), "--body-timeout", str(BODY_TIMEOUT)]
+    with _serving(folder / "serve.log", *options) as base:
+        yield Guarded(base, httpx.URL(base).port, folder / "serve.log")
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.mark.parametrize("method, path", [
+    ("POST", "/v1/digits"), ("POST", "/v1/digits/batch"), ("POST", "/v1/numbers"), ("GET", "/v1/models"),
+    ("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc"), ("GET", "/static-offline-docs/swagger-ui.css"),
+    ("GET", "/no-such-page"),
+])
+def test_every_endpoint_but_healthz_needs_a_key(guarded, method, path):
+    image = _drawing(0)[0]
+    with httpx.Client(base_url=guarded.url, timeout=60) as c:
+        body = {"content": image, "headers": {"Content-Type": "image/png"}} if method == "POST" else {}
+        missing = c.request(method, path, **body)
+        _check_error(missing, 401, "unauthorized", "send the header 'Authorization: Bearer KEY'")
+        assert missing.headers["WWW-Authenticate"] == "Bearer"
+        for wrong in (f"Bearer {WRONG_KEY}", f"Bearer {KEYS[0][:-1]}", f"Bearer {KEYS[0]}x", f"Basic {KEYS[0]}",
+                      KEYS[0], f"Bearer {KEYS[0]} {KEYS[1]}"):
+            headers = {**body.get("headers", {}), "Authorization": wrong}
+            response = c.request(method, path, **{**body, "headers": headers})
+            assert response.status_code == 401 and response.headers["WWW-Authenticate"] == "Bearer", wrong
+            assert response.json()["error"] == "unauthorized"
+        assert c.get("/healthz").json() == {"status": "ok", "model": "default"}
+
+
+def test_each_key_opens_the_api(guarded):
+    image, label = _drawing(8)
+    with httpx.Client(base_url=guarded.url, timeout=60) as c:
+        for key in KEYS:
+            response = c.post("/v1/digits", content=image, headers={**_auth(key), "Content-Type": "image/png"})
+            assert response.status_code == 200, response.text
+            _check_digit(response.json(), label)
+            assert c.get("/v1/models", headers=_auth(key)).json()["default"] == "default"
+            assert c.get("/docs", headers={"authorization": f"bearer {key}"}).status_code == 200
+
+
+def test_keys_never_reach_the_log(guarded):
+    with httpx.Client(base_url=guarded.url, timeout=60) as c:
+        for key in (*KEYS, WRONG_KEY):
+            c.get("/v1/models", headers=_auth(key))
+            c.post("/v1/digits", content=b"not an image", headers={**_auth(key), "Content-Type": "image/png"})
+    for key in (KEYS[0], WRONG_KEY):  # requests uvicorn refuses as malformed, which it logs
+        with socket.create_connection(("127.0.0.1", guarded.port), timeout=30) as sock:
+            sock.sendall(f"GET /v1/models HTTP/1.1\r\nAuthorization: Bearer {key}\r\nno colon\r\n\r\n".encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 400")
+    time.sleep(0.5)
+    log = guarded.log.read_text()
+    assert "Invalid HTTP request" in log, log  # the log saw them
+    assert not [key for key in (*KEYS, WRONG_KEY) if key in log], log
+
+
+@pytest.mark.parametrize("content, env, words", [
+    (None, False, "cannot read the API key file"),
+    ("# no key yet\n\n", False, "holds no key"),
+    ("# no key yet\n\n", True, "holds no key"),  # the file named by DIGITCLF_API_KEYS
+    (f"{KEYS[0]}\nshort-key\n", False, "line 2: an API key must be 16 to 256 characters"),
+    (f"{KEYS[0]} {KEYS[1]}\n", False, "line 1: an API key is one word"),
+    (b"\xff\xfe" + KEYS[0].encode("utf-16-le"), False, "not UTF-8"),
+])
+def test_a_bad_key_file_is_a_usage_error(tmp_path, content, env, words):
+    path = tmp_path / "keys.txt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
+    options, variables = ([], {"DIGITCLF_API_KEYS": str(path)}) if env else (["--api-keys", str(path)], {})
+    result = run_cli("serve", "--port", str(_free_port()), *options, env=variables, timeout=60)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and "short-key" not in result.stderr and KEYS[0] not in result.stderr
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_work_without_internet(server, path):
+    from browser import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import expect, sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    outside: list[tuple[str, str]] = []
+
+    def local_only(route) -> None:
+        if route.request.url.startswith(f"{server}/"):
+            route.continue_()
+        else:
+            outside.append((route.request.resource_type, route.request.url))
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", local_only)
+            page.goto(f"{server}{path}")
+            for operation in OPERATIONS:
+                expect(page.get_by_text(operation, exact=True).first).to_be_visible(timeout=60_000)
+            if path == "/docs":
+                expect(page.get_by_text("/v1/digits/batch", exact=True)).to_be_visible()
+        finally:
+            browser.close()
+    # Scripts, styles and fonts all come from the server; ReDoc's "by Redocly" logo alone is remote.
+    assert [(kind, url) for kind, url in outside if kind != "image"] == []
+
+
+def _connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=30)
+
+
+def _dribble(sock: socket.socket, data: bytes, interval: float, after_answer: bool = False,
+             limit: float = 30) -> tuple[bytes, float]:
+    """Send `data` a byte every `interval` seconds, listening meanwhile, until the server closes
+    the connection; then what it sent and how many seconds that took. Sending stops at its first
+    answer unless `after_answer`; a connection still open after `limit` seconds fails the test."""
+    answer, start = b"", time.monotonic()
+    sock.settimeout(interval)
+    pending = iter(data)
+    while time.monotonic() - start < limit:
+        try:
+            if after_answer or not answer:
+                byte = next(pending, None)
+                if byte is not None:
+                    sock.sendall(bytes([byte]))
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError:  # reset: closed by the server
+            break
+        if not chunk:
+            break
+        answer += chunk
+    else:
+        pytest.fail(f"the server kept the connection for {limit} s; it sent {answer[:200]!r}")
+    return answer, time.monotonic() - start
+
+
+def _check_408(answer: bytes, words: str) -> None:
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer
+    assert json.loads(body)["error"] == "timeout" and words in json.loads(body)["detail"], body
+
+
+def test_stalled_headers_are_answered_408_and_closed(guarded):
+    silent = [_connect(guarded.port) for _ in range(8)]
+    partial = [_connect(guarded.port) for _ in range(8)]
+    for sock in partial:
+        sock.sendall(f"POST /v1/digits HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {KEYS[0]}\r\nCont".encode())
+    # Meanwhile the server goes on serving others.
+    image, label = _drawing(9)
+    response = httpx.post(f"{guarded.url}/v1/digits", content=image, timeout=60,
+                          headers={**_auth(KEYS[0]), "Content-Type": "image/png"})
+    _check_digit(response.json(), label)
+    for sock in silent + partial:
+        with sock:
+            answer, _ = _dribble(sock, b"", 0.5)
+        _check_408(answer, f"headers did not arrive within {HEADER_TIMEOUT} s")
+
+
+@pytest.mark.parametrize("kept_alive", [False, True])
+def test_headers_sent_a_byte_at_a_time_are_cut_off(guarded, kept_alive):
+    with _connect(guarded.port) as sock:
+        if kept_alive:  # a first request answered on this connection, then a slow second one
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            first = b""
+            while not first.endswith(b"}"):
+                first += sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 ")
+        answer, seconds = _dribble(sock, b"GET /v1/models HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n" * 20, 0.25)
+    _check_408(answer, "headers did not arrive")
+    assert HEADER_TIMEOUT * 0.9 <= seconds <= HEADER_TIMEOUT + SLACK
+
+
+def test_a_body_sent_a_byte_a_second_is_answered_408(guarded):
+    with _connect(guarded.port) as sock:
+        sock.sendall(f"POST /v1/digits HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {KEYS[0]}\r\n"
+                     "Content-Type: image/png\r\nContent-Length: 10000\r\n\r\n".encode())
+        answer, seconds = _dribble(sock, _drawing(0)[0], 1.0)
+    _check_408(answer, f"body did not arrive within {BODY_TIMEOUT} s")
+    assert BODY_TIMEOUT * 0.9 <= seconds <= BODY_TIMEOUT + SLACK
+
+
+def test_a_body_nobody_reads_cannot_keep_the_connection(guarded):
+    """Answered at once (no key: 401) while its body goes on arriving a byte at a time."""
+    with _connect(guarded.port) as sock:
+        sock.sendall(b"POST /v1/digits HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\n"
+                     b"Content-Length: 10000\r\n\r\n")
+        answer, seconds = _dribble(sock, b"\0" * 10000, 0.5, after_answer=True)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer
+    assert BODY_TIMEOUT <= seconds <= BODY_TIMEOUT + 1 + SLACK

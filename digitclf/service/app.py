@@ -3,11 +3,13 @@
     POST /v1/digits        one image -> digit, confidence, probabilities, is_digit
     POST /v1/digits/batch  several images (multipart field `files`) -> one result or error each
     POST /v1/numbers       one image of a number -> text, per-digit results and boxes
-    GET  /v1/models        the stored models;  GET /healthz;  GET /openapi.json;  GET /docs
+    GET  /v1/models        the stored models;  GET /healthz;  GET /openapi.json;  GET /docs, /redoc
 
 An image comes as the raw request body (Content-Type image/png or image/jpeg) or as a
 multipart upload in the field `file`. `?model=NAME` picks a stored model (loaded once, kept).
 Bad input gets a 4xx and {"error": kind, "detail": sentence}, never a 500.
+With API keys, every request but /healthz needs `Authorization: Bearer KEY` (service.auth).
+The docs pages' scripts and styles are served by the app itself (fastapi-offline's copies).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -29,7 +32,9 @@ from digitclf import __version__
 from digitclf.errors import DigitclfError, ImageError, ModelStoreError, NoDigitError
 from digitclf.reading.predictor import Predictor
 from digitclf.reading.results import DigitResult
+from digitclf.service.auth import ApiKeyMiddleware
 from digitclf.service.batching import ImageBatcher
+from digitclf.service.deadlines import BODY_TIMEOUT, BodyDeadlineMiddleware
 from digitclf.service.limits import BodyLimitMiddleware
 from digitclf.service.predictor_cache import PredictorCache
 from digitclf.service.schemas import (
@@ -72,7 +77,7 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 _KINDS = ((NoDigitError, 422, "no_digit"), (ImageError, 400, "bad_image"),
           (ModelStoreError, 404, "unknown_model"), (DigitclfError, 400, "bad_request"))
-_HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+_HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large",
                415: "unsupported_media_type"}
 
 
@@ -124,11 +129,14 @@ def _batch_item(filename: str | None, outcome: DigitResult | DigitclfError, mode
     return BatchItem(filename=filename, result=DigitResponse(model=model, **outcome.to_dict()))
 
 
-def create_app(model_name: str | None = None, threads: int | None = None) -> FastAPI:
+def create_app(model_name: str | None = None, threads: int | None = None,
+               api_keys: tuple[bytes, ...] | None = None, body_timeout: float = BODY_TIMEOUT) -> FastAPI:
     """The API serving `model_name` (default: the store's active model), loaded now.
 
     threads: how many images of a batch are preprocessed at once (default: CPU count). All
     image work runs on a thread pool of that size + 1, never on the event loop.
+    api_keys: the keys a caller must present (None: no key needed). body_timeout: seconds a
+    request's body may take to arrive in full before the answer is 408.
     """
     threads = threads or os.cpu_count() or 1
     predictors = PredictorCache(model_name)
@@ -140,9 +148,12 @@ def create_app(model_name: str | None = None, threads: int | None = None) -> Fas
         yield
         pool.shutdown(cancel_futures=True)
 
-    app = FastAPI(title="digitclf", version=__version__, lifespan=lifespan,
-                  description="Handwritten-digit recognition: read digits and numbers from images.")
+    app = FastAPIOffline(title="digitclf", version=__version__, lifespan=lifespan,
+                         description="Handwritten-digit recognition: read digits and numbers from images.")
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyDeadlineMiddleware, seconds=body_timeout)
+    if api_keys:
+        app.add_middleware(ApiKeyMiddleware, keys=api_keys)  # outermost: nothing runs for a caller without a key
 
     async def run(fn: Callable, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)

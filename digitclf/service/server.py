@@ -1,39 +1,71 @@
 """Running the HTTP API (digitclf.service) on uvicorn, in one or several processes.
 
-Each process loads the model itself; `serve` checks the model name first, so a typo fails
-at once with a clear message instead of in every process.
+Each process loads the model itself; `serve` checks the model name and the API key file
+first, so a typo fails at once with a clear message instead of in every process.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from digitclf.errors import DigitclfError, ModelStoreError
+from digitclf.errors import DigitclfError, ModelStoreError, UsageError
+from digitclf.service.auth import load_api_keys
+from digitclf.service.deadlines import BODY_TIMEOUT, HEADER_TIMEOUT, DeadlineProtocol
+from digitclf.settings import settings
 from digitclf.store.model_store import ModelStore
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+# How serve() configures the worker processes (uvicorn starts each afresh).
 _MODEL_ENV, _THREADS_ENV = "DIGITCLF_SERVE_MODEL", "DIGITCLF_SERVE_THREADS"
+_KEYS_ENV, _TIMEOUTS_ENV = "DIGITCLF_SERVE_API_KEYS", "DIGITCLF_SERVE_TIMEOUTS"
+
+
+def _timeouts() -> tuple[float, float]:
+    header, body = os.environ[_TIMEOUTS_ENV].split()
+    return float(header), float(body)
 
 
 def worker_app() -> FastAPI:
     """The app of one server process, configured by serve() through the environment."""
     from digitclf.service.app import create_app
 
-    return create_app(os.environ[_MODEL_ENV], int(os.environ[_THREADS_ENV]))
+    keys_file = os.environ.get(_KEYS_ENV)
+    return create_app(os.environ[_MODEL_ENV], int(os.environ[_THREADS_ENV]),
+                      api_keys=load_api_keys(Path(keys_file)) if keys_file else None, body_timeout=_timeouts()[1])
+
+
+class WorkerProtocol(DeadlineProtocol):
+    """The HTTP protocol of a server process: DeadlineProtocol with the deadlines serve() was given."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        header, body = _timeouts()
+        super().__init__(*args, header_timeout=header, body_timeout=body, **kwargs)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
-          threads: int | None = None, workers: int | None = None) -> None:
+          threads: int | None = None, workers: int | None = None, api_keys_file: Path | None = None,
+          header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT) -> None:
     """Run the API until interrupted: `workers` processes (default: one per core), each
-    preprocessing `threads` images at once (default: the cores shared out among them)."""
+    preprocessing `threads` images at once (default: the cores shared out among them).
+
+    api_keys_file: require the keys in it (default: the file DIGITCLF_API_KEYS names, if any).
+    header_timeout, body_timeout: seconds a client may take to send a request's headers, and
+    then its body (see service.deadlines).
+    """
     import uvicorn
 
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1 or (threads is not None and threads < 1):
         raise DigitclfError("--workers and --threads must be at least 1")
+    if not all(math.isfinite(t) and t > 0 for t in (header_timeout, body_timeout)):
+        raise UsageError("--header-timeout and --body-timeout must be more than 0 seconds")
+    keys_file = api_keys_file or settings().api_keys_file
+    keys = load_api_keys(keys_file) if keys_file else ()  # a bad file fails here, before any process starts
     store = ModelStore()
     name = model_name or store.active_name()
     if name is None:
@@ -41,6 +73,12 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model_name: str | None = No
     store.path(name)  # an unknown name fails here, before any process starts
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     os.environ[_MODEL_ENV], os.environ[_THREADS_ENV] = name, str(threads)
-    print(f"digitclf: serving model {name!r} on http://{host}:{port} (API docs at /docs)", flush=True)
+    os.environ[_TIMEOUTS_ENV] = f"{header_timeout!r} {body_timeout!r}"
+    if keys_file:
+        os.environ[_KEYS_ENV] = str(keys_file.absolute())
+    else:
+        os.environ.pop(_KEYS_ENV, None)
+    guard = f"; {len(keys)} API key(s) from {keys_file} required" if keys_file else ""
+    print(f"digitclf: serving model {name!r} on http://{host}:{port} (API docs at /docs){guard}", flush=True)
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers,
-                access_log=False)
+                access_log=False, http=WorkerProtocol, ws="none")
