@@ -419,8 +419,14 @@ def test_stalled_headers_are_answered_408_and_closed(guarded):
         _check_408(answer, f"headers did not arrive within {HEADER_TIMEOUT} s")
 
 
-@pytest.mark.parametrize("kept_alive", [False, True])
-def test_headers_sent_a_byte_at_a_time_are_cut_off(guarded, kept_alive):
+SLOW_HEAD = b"GET /v1/models HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n" * 20
+
+
+@pytest.mark.parametrize("kept_alive, dribble", [
+    (False, SLOW_HEAD), (True, SLOW_HEAD),
+    (True, b"\r\n" * 100),  # blank lines before a request: the parser skips them, the deadline does not
+], ids=["new-connection", "kept-alive", "blank-lines"])
+def test_headers_sent_a_byte_at_a_time_are_cut_off(guarded, kept_alive, dribble):
     with _connect(guarded.port) as sock:
         if kept_alive:  # a first request answered on this connection, then a slow second one
             sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -428,7 +434,7 @@ def test_headers_sent_a_byte_at_a_time_are_cut_off(guarded, kept_alive):
             while not first.endswith(b"}"):
                 first += sock.recv(65536)
             assert first.startswith(b"HTTP/1.1 200 ")
-        answer, seconds = _dribble(sock, b"GET /v1/models HTTP/1.1\r\nHost: test\r\nAccept: */*\r\n" * 20, 0.25)
+        answer, seconds = _dribble(sock, dribble, 0.25)
     _check_408(answer, "headers did not arrive")
     assert HEADER_TIMEOUT * 0.9 <= seconds <= HEADER_TIMEOUT + SLACK
 

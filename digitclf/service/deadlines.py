@@ -5,9 +5,9 @@ that timer: a client that never finishes its headers, or sends its body a byte a
 is kept as long as it likes. Two deadlines close that gap:
 
 - DeadlineProtocol (uvicorn's httptools protocol, extended): the request line and headers
-  must arrive within `header_timeout` seconds of the connection opening, or of the next
-  request's first byte on a kept-alive one; else the answer is 408 and the connection is
-  closed. A body still arriving `body_timeout` seconds (plus a grace second) after the
+  must arrive within `header_timeout` seconds of the connection opening, or of the first
+  byte after the last request on a kept-alive one; else the answer is 408 and the connection
+  is closed. A body still arriving `body_timeout` seconds (plus a grace second) after the
   headers is cut off by closing the connection: the case of a body the app never reads.
 - BodyDeadlineMiddleware: an app reading the body gets RequestTimeout (408, then the
   connection is closed) when the whole body has not arrived `body_timeout` seconds after
@@ -79,8 +79,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
         self.body_timeout = body_timeout
-        self._deadline: asyncio.TimerHandle | None = None
-        self._awaiting_headers = False
+        self._deadline: asyncio.TimerHandle | None = None  # the header deadline, or the body's
 
     def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._disarm()
@@ -91,23 +90,27 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _await_headers(self) -> None:
+        if self._deadline is None:
+            self._arm(self.header_timeout, self._headers_late)
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._awaiting_headers = True
-        self._arm(self.header_timeout, self._headers_late)
+        self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        self._await_headers()  # bytes between requests (even blank lines the parser skips) start the clock
+        super().data_received(data)
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if not self._awaiting_headers:  # a new request on a kept-alive connection
-            self._awaiting_headers = True
-            self._arm(self.header_timeout, self._headers_late)
+        self._await_headers()  # the next request, in the same bytes as the last one's end
 
     def on_headers_complete(self) -> None:
-        self._awaiting_headers = False
         self._arm(self.body_timeout + _GRACE, self._body_late)
         super().on_headers_complete()
 
