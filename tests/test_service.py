@@ -456,3 +456,9 @@ def test_a_body_nobody_reads_cannot_keep_the_connection(guarded):
         answer, seconds = _dribble(sock, b"\0" * 10000, 0.5, after_answer=True)
     assert answer.startswith(b"HTTP/1.1 401 "), answer
     assert BODY_TIMEOUT <= seconds <= BODY_TIMEOUT + 1 + SLACK
+
+
+@pytest.mark.parametrize("option", ["--header-timeout", "--body-timeout"])
+def test_serve_refuses_a_deadline_of_zero(option):
+    result = run_cli("serve", "--port", str(_free_port()), option, "0", timeout=60)
+    assert result.returncode == 2 and "must be more than 0 seconds" in result.stderr, result.stderr
