@@ -1,4 +1,5 @@
-"""The drawing canvas: streamlit-drawable-canvas, with its toolbar moved off the drawing area.
+"""The drawing canvas: streamlit-drawable-canvas, with its toolbar moved off the drawing area
+and a pad that shrinks to the width it is given.
 
 streamlit-drawable-canvas 0.13 floats its toolbar (send, undo, redo, edit, clear) invisibly
 over the canvas's top-right corner until the pointer hovers the component, so a stroke
@@ -6,8 +7,9 @@ started there can land on the toolbar instead of the canvas, and it has no optio
 or move the toolbar. Its styles live in a shadow root that page CSS cannot reach, so this
 module registers the package's component once more, under the same name and with the same
 script, giving it the package's stylesheet plus a few rules that put the toolbar, always
-visible, in a row above the canvas. If that ever fails (another version of the package),
-the canvas works as shipped.
+visible, in a row above the canvas (without its "send to the app" button: every stroke is
+sent anyway) and shrink a pad to the width of its column. If that ever fails (another
+version of the package), the canvas works as shipped.
 
 Importing this module outside `streamlit run` raises (the package registers its component
 at import), so only the Draw page imports it.
@@ -31,6 +33,16 @@ _TOOLBAR_ABOVE_CSS = """
 .dc-root>.dc-toolbar,.dc-root:hover>.dc-toolbar,.dc-root>.dc-toolbar[data-pinned=true]{
   position:static;order:-1;opacity:1;top:auto;transition:none;padding:0 0 .4rem 0;
   justify-content:flex-end}
+.dc-icon-button[title="Update the app with this drawing"]{display:none}
+"""
+# A pad wider than the space it is given (the number pad on a phone) shrinks to fit, keeping
+# its aspect: its canvases keep their pixel size (the drawing and the boxes read on it stay in
+# the pad's own coordinates) and Fabric maps the pointer through the CSS scale.
+_FIT_WIDTH_CSS = """
+.dc-container,.dc-container>.canvas-container{width:auto!important;height:auto!important;
+  max-width:100%}
+.dc-container>.canvas-container>canvas.lower-canvas{position:relative!important;display:block}
+.dc-container canvas{max-width:100%!important;height:auto!important}
 """
 
 
@@ -45,7 +57,8 @@ def _move_toolbar_above() -> None:
         level = registry_log.level
         registry_log.setLevel(logging.ERROR)
         try:
-            st.components.v2.component(_COMPONENT, html=_HTML, css=css + _TOOLBAR_ABOVE_CSS,
+            st.components.v2.component(_COMPONENT, html=_HTML,
+                                       css=css + _TOOLBAR_ABOVE_CSS + _FIT_WIDTH_CSS,
                                        js="index-*.js", isolate_styles=True)
         finally:
             registry_log.setLevel(level)

@@ -20,14 +20,16 @@ def _compact(fig: go.Figure, height: int) -> go.Figure:
 
 
 def probabilities(probs: Sequence[float], digit: int | None = None, title: str = "",
-                  height: int = 260) -> go.Figure:
-    """One bar per digit, the predicted one highlighted."""
+                  height: int = 260, refused: bool = False) -> go.Figure:
+    """One bar per digit, the predicted one highlighted. `refused`: the image was judged not
+    to be a digit, so no bar is a reading: all are muted and carry no percentages."""
     probs = np.asarray(probs, dtype=float)
     top = (int(probs.argmax()) if probs.any() else None) if digit is None else digit
     fig = go.Figure(go.Bar(
         x=DIGITS, y=probs,
-        marker_color=[ACCENT if d == top else MUTED for d in DIGITS],
-        text=[f"{100 * p:.0f}%" if p >= 0.005 else "" for p in probs], textposition="outside",
+        marker_color=[ACCENT if d == top and not refused else MUTED for d in DIGITS],
+        text=[f"{100 * p:.0f}%" if p >= 0.005 and not refused else "" for p in probs],
+        textposition="outside",
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>", cliponaxis=False,
     ))
     fig.update_xaxes(tickmode="array", tickvals=DIGITS, title=None, fixedrange=True)
@@ -61,10 +63,22 @@ def confusion(matrix: Sequence[Sequence[int]], height: int = 480) -> go.Figure:
     return _compact(fig, height)
 
 
+def _percent_ticks(values: Sequence[float | None]) -> str:
+    """A percent tick format with as many decimals as the values' spread needs, so that no
+    two ticks read the same (98.6%, 98.8%, ... rather than 99%, 99%, 98%)."""
+    known = [v for v in values if v is not None]
+    spread = max(known) - min(known) if len(known) > 1 else 0.0
+    if spread <= 0:
+        return ".1%"
+    decimals = int(np.clip(np.ceil(-np.log10(spread * 100 / 4)), 0, 3))
+    return f".{decimals}%"
+
+
 def curves(history: Sequence[dict], batches: Sequence[tuple[float, dict]] = (),
            height: int = 320) -> go.Figure:
     """Loss and accuracy per epoch (training and validation); with `batches`, the running
-    training values within each epoch as a thin line."""
+    training values within each epoch as a thin line. Epochs are whole numbers on the axis,
+    even for a run of one or two."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"),
                         horizontal_spacing=0.12)
     epochs = [h.get("epoch") for h in history]
@@ -77,39 +91,69 @@ def curves(history: Sequence[dict], batches: Sequence[tuple[float, dict]] = (),
             ), row=1, col=col)
         fig.add_trace(go.Scatter(
             x=epochs, y=[h.get(metric) for h in history], mode="lines+markers",
-            line=dict(color=BLUE), name="training", legendgroup="train", showlegend=col == 1,
+            line=dict(color=BLUE), marker=dict(size=8), name="training", legendgroup="train",
+            showlegend=col == 1,
         ), row=1, col=col)
         fig.add_trace(go.Scatter(
             x=epochs, y=[h.get(f"val_{metric}") for h in history], mode="lines+markers",
-            line=dict(color=ACCENT), name="validation", legendgroup="val", showlegend=col == 1,
+            line=dict(color=ACCENT), marker=dict(size=8), name="validation", legendgroup="val",
+            showlegend=col == 1,
         ), row=1, col=col)
-    fig.update_xaxes(title="epoch", rangemode="tozero")
-    fig.update_yaxes(tickformat=".0%", row=1, col=2)
+    last = max([e for e in epochs if e is not None] + [b[0] for b in batches] + [1])
+    start = 0 if batches else 0.5  # the running values start within the first epoch
+    fig.update_xaxes(title="epoch", range=[start, float(np.ceil(last)) + 0.5], tick0=1,
+                     dtick=max(1, int(np.ceil(last / 10))), tickformat="d")
+    accuracies = [h.get(k) for h in history for k in ("accuracy", "val_accuracy")]
+    accuracies += [b[1].get("accuracy") for b in batches]
+    fig.update_yaxes(tickformat=_percent_ticks(accuracies), row=1, col=2)
     fig.update_layout(legend=dict(orientation="h", y=-0.25), hovermode="x unified")
     return _compact(fig, height)
 
 
-def reliability(rel: dict, height: int = 360) -> go.Figure:
-    """Accuracy against confidence per confidence bin; the diagonal is perfect calibration."""
+MIN_BIN_DIGITS = 30  # a confidence bin with fewer digits says little about calibration
+
+
+def reliability(rel: dict, height: int = 420) -> go.Figure:
+    """Accuracy against confidence per confidence bin (top; the diagonal is perfect
+    calibration) and how many test digits each bin holds (bottom, log scale). Bins holding
+    fewer than MIN_BIN_DIGITS digits are hatched: their accuracy is mostly chance."""
     edges = np.asarray(rel.get("bin_edges") or np.linspace(0, 1, 16), dtype=float)
     counts = np.asarray(rel.get("bin_count") or [], dtype=int)
     acc = np.asarray(rel.get("bin_accuracy") or [], dtype=float)
     conf = np.asarray(rel.get("bin_confidence") or [], dtype=float)
-    used = counts > 0
     centres = (edges[:-1] + edges[1:]) / 2
-    width = float(np.diff(edges).mean()) if len(edges) > 1 else 0.05
-    fig = go.Figure()
-    fig.add_trace(go.Bar(
-        x=centres[used], y=acc[used], width=width * 0.9, marker_color=BLUE, name="accuracy",
-        customdata=np.stack([counts[used], conf[used]], axis=1) if used.any() else None,
-        hovertemplate="confidence %{customdata[1]:.1%}: accuracy %{y:.1%}"
-                      "<br>%{customdata[0]} digits<extra></extra>",
-    ))
+    width = float(np.diff(edges).mean()) * 0.9 if len(edges) > 1 else 0.05
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.7, 0.3],
+                        vertical_spacing=0.06)
+    few = f"fewer than {MIN_BIN_DIGITS} digits: too few to judge"
+    for name, chosen, style in (
+            ("accuracy", counts >= MIN_BIN_DIGITS, dict(color=BLUE)),
+            (few, (counts > 0) & (counts < MIN_BIN_DIGITS),
+             dict(color="rgba(28,131,225,0.25)", line=dict(color=BLUE, width=1),
+                  pattern=dict(shape="/", fgcolor=BLUE, size=6)))):
+        fig.add_trace(go.Bar(
+            x=centres[chosen], y=acc[chosen], width=width, marker=style, name=name,
+            customdata=np.stack([counts[chosen], conf[chosen]], axis=1) if chosen.any() else None,
+            hovertemplate="confidence %{customdata[1]:.1%}: accuracy %{y:.1%}"
+                          "<br>%{customdata[0]:,} digits<extra></extra>",
+        ), row=1, col=1)
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
-                             line=dict(color=MUTED, dash="dash"), hoverinfo="skip"))
-    fig.update_xaxes(title="confidence", range=[0, 1], tickformat=".0%")
-    fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%")
-    fig.update_layout(legend=dict(orientation="h", y=-0.25), bargap=0)
+                             line=dict(color=MUTED, dash="dash"), hoverinfo="skip"), row=1, col=1)
+    used = counts > 0
+    fig.add_trace(go.Bar(
+        x=centres[used], y=counts[used], width=width, name="digits per bin",
+        marker_color=[BLUE if c >= MIN_BIN_DIGITS else MUTED for c in counts[used]],
+        text=[f"{c:,}" for c in counts[used]], textposition="outside", cliponaxis=False,
+        textfont=dict(size=10), showlegend=False,
+        hovertemplate="%{y:,} digits<extra></extra>",
+    ), row=2, col=1)
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", row=1, col=1)
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="confidence", row=2, col=1)
+    fig.update_yaxes(title="accuracy", range=[0, 1.02], tickformat=".0%", row=1, col=1)
+    top = max(int(counts.max(initial=1)), 1)
+    fig.update_yaxes(title="digits", type="log", range=[-0.3, np.log10(top) + 0.6],
+                     dtick=1, row=2, col=1)
+    fig.update_layout(legend=dict(orientation="h", y=-0.2), bargap=0)
     return _compact(fig, height)
 
 

@@ -16,6 +16,7 @@ import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 
 from digitclf.errors import DigitclfError
+from digitclf.imaging.decode import to_unit
 from digitclf.store.card import ModelCard
 from digitclf.store.model_store import ModelStore
 from digitclf.training import mydigits
@@ -70,6 +71,11 @@ def friendly_errors() -> Iterator[None]:
 
 def percent(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{100 * value:.{digits}f}%"
+
+
+def plural(count: int, word: str) -> str:
+    """ "1 epoch", "2 epochs", "1,000 digits"."""
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 # ----- the model store and the chosen model -------------------------------------------------
@@ -203,6 +209,14 @@ def on_white(image: np.ndarray) -> np.ndarray:
         alpha = pixels[..., 3:4].astype(np.float32) / 255
         pixels = pixels[..., :3] * alpha + 255 * (1 - alpha)
     return np.clip(pixels[..., :3], 0, 255).astype(np.uint8)
+
+
+def shown_picture(pixels: np.ndarray) -> np.ndarray:
+    """Decoded pixels (digitclf.imaging.decode.decode_pixels: uint8, or floats in 0..1 for
+    16-bit images) as uint8 RGB over white paper, for st.image."""
+    if pixels.dtype != np.uint8:
+        pixels = np.round(to_unit(pixels) * 255).astype(np.uint8)
+    return on_white(pixels)
 
 
 def boxes_picture(image: np.ndarray, boxes, labels, colors) -> Image.Image:

@@ -15,6 +15,7 @@ from dashboard.common import (
     no_model_message,
     page_setup,
     percent,
+    plural,
     store,
 )
 from digitclf.store.card import ModelCard
@@ -36,7 +37,7 @@ def _headline(card: ModelCard, name: str) -> None:
                         "averaged over the test digits. 0 is perfect.")
     acc, count = my_digits_accuracy(name)
     cols[4].metric("My digits accuracy", percent(acc, 1) if count else "–",
-                   help=f"On the {count} drawing(s) corrected on the Draw page." if count
+                   help=f"On the {plural(count, 'drawing')} corrected on the Draw page." if count
                    else "Correct some drawings on the Draw page to build this set.")
 
 
@@ -76,6 +77,33 @@ def _confusion(card: ModelCard) -> None:
     st.caption("Click a cell off the diagonal to see those misclassified digits.")
 
 
+def _calibration_caption(rel: dict, temperature: float | None) -> str:
+    """What the reliability chart shows, in the numbers of this card: where the test digits'
+    confidences fall and which bins hold too few digits to judge."""
+    counts = [int(c) for c in rel.get("bin_count") or []]
+    edges = rel.get("bin_edges") or []
+    total = sum(counts)
+    if not total or len(edges) != len(counts) + 1:
+        return "Accuracy against confidence per confidence bin."
+    top = max(range(len(counts)), key=counts.__getitem__)
+    accuracy = (rel.get("bin_accuracy") or [None] * len(counts))[top]
+    few = [c for c in counts if 0 < c < charts.MIN_BIN_DIGITS]
+    text = (f"Each bar is the test digits read with a confidence in that range: how many of "
+            f"them were right (top) and how many there are (bottom). "
+            f"{plural(counts[top], 'test digit')} of {total:,} ({counts[top] / total:.1%}) "
+            f"fall between {percent(edges[top], 0)} and {percent(edges[top + 1], 0)} "
+            f"confidence, and {percent(accuracy, 2)} of those are right.")
+    if few:
+        held = f"{min(few)}–{max(few)}" if min(few) < max(few) else f"{few[0]}"
+        text += (f" {plural(len(few), 'bin')} hold{'s' if len(few) == 1 else ''} only "
+                 f"{held} digits each (hatched): too few to tell whether their confidence "
+                 "means what it says.")
+    text += " A bar on the diagonal means confidence matches accuracy."
+    if temperature is not None:
+        text += f" Temperature {temperature:.3f}, fitted on the validation split."
+    return text
+
+
 def main() -> None:
     name = chosen_model()
     st.header(f"Evaluate {name}" if name else "Evaluate")
@@ -86,7 +114,7 @@ def main() -> None:
     hp = card.hyperparameters
     st.caption(
         f"{card.architecture} network, preset {card.preset or '–'}, "
-        f"{card.epochs_run} epoch(s) (best: {card.best_epoch}), "
+        f"{plural(card.epochs_run, 'epoch')} (best: {card.best_epoch}), "
         f"{card.parameters:,} parameters, "
         f"trained in {card.training_seconds:.0f} s"
         + (f", fine-tuned from {hp['base_model']}" if hp.get("base_model") else "")
@@ -115,8 +143,7 @@ def main() -> None:
         rel = card.reliability
         if rel:
             st.plotly_chart(charts.reliability(rel), key="reliability", config=PLOT_CONFIG)
-            st.caption(f"Temperature {card.temperature:.3f} (fitted on the validation "
-                       f"split). Bars on the diagonal: confidence means what it says.")
+            st.caption(_calibration_caption(rel, card.temperature))
         else:
             st.info("This model card has no reliability data.")
 

@@ -1,8 +1,9 @@
 """Misclassified: every MNIST test digit the chosen model gets wrong, as a grid.
 
 Filter by true and predicted digit and by confidence, sort, page through; pick one to see
-all ten probabilities. The filters live in the URL (`?true=4&pred=9`), so the Evaluate
-page's confusion matrix links straight to a cell's digits."""
+all ten probabilities in a dialog (where the person is looking, on a phone too). The grid
+wraps its tiles to the width there is. The filters live in the URL (`?true=4&pred=9`), so
+the Evaluate page's confusion matrix links straight to a cell's digits."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from dashboard.common import (
 
 page_setup("pages/misclassified.py")
 
-COLUMNS = 6
+TILE_WIDTH = 104  # px: seven or more a row on a desktop, three on a phone
 PAGE_SIZES = [18, 36, 72]
 DIGIT_OPTIONS = [str(d) for d in range(10)]
 SORTS = {
@@ -34,7 +35,6 @@ SORTS = {
     "predicted digit": (["predicted", "confidence"], [True, False]),
     "test set order": (["test_index"], [True]),
 }
-
 
 
 def _first_page() -> None:
@@ -48,6 +48,10 @@ def _turn(delta: int, pages: int) -> None:
 
 def _select(index: int) -> None:
     st.session_state["mis_selected"] = index
+
+
+def _unselect() -> None:
+    st.session_state.pop("mis_selected", None)
 
 
 def _filters() -> tuple[list[int], list[int], tuple[float, float], str, int]:
@@ -65,6 +69,8 @@ def _filters() -> tuple[list[int], list[int], tuple[float, float], str, int]:
 
 
 def _details(ev, index: int) -> None:
+    """The dialog's content: the digit, what it is and what the model said, all ten
+    probabilities."""
     label = int(ev.labels[index])
     probs = ev.probabilities[index]
     pred = int(probs.argmax())
@@ -110,34 +116,28 @@ def main() -> None:
         st.info("No misclassified digit matches these filters.", icon=":material/filter_alt_off:")
         return
 
-    grid, side = st.columns([2.4, 1], gap="large")
-    with grid:
-        nav = st.columns([1, 2, 1], vertical_alignment="center")
-        nav[0].button("Previous", icon=":material/chevron_left:", key="mis_prev",
-                      on_click=_turn, args=(-1, pages), disabled=page <= 1)
-        nav[1].markdown(f"<div style='text-align:center'>page {page} of {pages}</div>",
-                        unsafe_allow_html=True)
-        nav[2].button("Next", icon=":material/chevron_right:", key="mis_next",
-                      on_click=_turn, args=(1, pages), disabled=page >= pages)
-        selected = st.session_state.get("mis_selected")
-        rows = shown.iloc[(page - 1) * page_size: page * page_size]
-        for start in range(0, len(rows), COLUMNS):
-            cells = st.columns(COLUMNS)
-            for cell, row in zip(cells, rows.iloc[start:start + COLUMNS].itertuples()):
-                index = int(row.test_index)
-                with cell:
-                    st.image(digit_picture(ev.images[index], 3), width="stretch")
-                    st.button(f"{row.true}→{row.predicted} · {row.confidence:.0%}",
-                              key=f"mis_{index}", on_click=_select, args=(index,),
-                              type="primary" if index == selected else "secondary",
-                              width="stretch", help=f"test digit #{index}: true {row.true}, "
-                              f"predicted {row.predicted}; click for all probabilities")
-    with side:
-        if selected is None or selected not in set(shown["test_index"]):
-            st.info("Pick a digit (its button: true → predicted · confidence) to see all ten "
-                    "probabilities.", icon=":material/touch_app:")
-        else:
-            _details(ev, int(selected))
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.button("Previous", icon=":material/chevron_left:", key="mis_prev",
+                  on_click=_turn, args=(-1, pages), disabled=page <= 1)
+        st.markdown(f"page {page} of {pages}", width="content")
+        st.button("Next", icon=":material/chevron_right:", key="mis_next",
+                  on_click=_turn, args=(1, pages), disabled=page >= pages)
+    st.caption("Tap a digit (true → predicted · confidence) for all ten probabilities.")
+    selected = st.session_state.get("mis_selected")
+    rows = shown.iloc[(page - 1) * page_size: page * page_size]
+    with st.container(horizontal=True, gap="small"):
+        for row in rows.itertuples():
+            index = int(row.test_index)
+            with st.container(width=TILE_WIDTH, gap="xsmall"):
+                st.image(digit_picture(ev.images[index], 3), width="stretch")
+                st.button(f"{row.true}→{row.predicted} · {row.confidence:.0%}",
+                          key=f"mis_{index}", on_click=_select, args=(index,),
+                          type="primary" if index == selected else "secondary",
+                          width="stretch", help=f"test digit #{index}: true {row.true}, "
+                          f"predicted {row.predicted}; click for all probabilities")
+    if selected is not None and selected in set(shown["test_index"]):
+        st.dialog("Misclassified test digit", width="medium", on_dismiss=_unselect)(_details)(
+            ev, int(selected))
 
 
 with friendly_errors():

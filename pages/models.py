@@ -16,6 +16,7 @@ from dashboard.common import (
     no_model_message,
     page_setup,
     percent,
+    plural,
     sentence,
     store,
     use_model,
@@ -51,7 +52,7 @@ def _table(cards: list[ModelCard], active: str | None) -> None:
     st.dataframe(table, width="stretch", column_config={
         "active": st.column_config.CheckboxColumn("active"),
         "test accuracy": st.column_config.NumberColumn(format="percent"),
-        "ECE": st.column_config.NumberColumn(format="%.4f"),
+        "ECE": st.column_config.NumberColumn(format="percent"),
         "parameters": st.column_config.NumberColumn(format="localized"),
         "training (s)": st.column_config.NumberColumn(format="%.0f"),
         "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
@@ -144,22 +145,31 @@ def _comparison(cards: dict[str, ModelCard], names: list[str]) -> None:
         st.info("The two models read every test digit the same way.")
         return
     ev = evaluation(a)
-    shown = rows[:DISAGREEMENTS_SHOWN]
-    st.caption(f"The first {len(shown)} of {len(rows)}, those one of the two gets right first.")
-    for start in range(0, len(shown), 8):
-        cells = st.columns(8)
-        for cell, r in zip(cells, shown[start:start + 8]):
-            with cell:
+    shown = rows[:st.session_state.get("compare_shown", DISAGREEMENTS_SHOWN)]
+    st.caption(f"{plural(len(rows), 'test digit')} read differently, those only one of the two "
+               f"reads right first. Showing {len(shown)}.")
+    with st.container(horizontal=True, gap="small"):
+        for r in shown:
+            with st.container(width=124):
                 st.image(digit_picture(ev.images[r["index"]], 3), width="stretch")
                 mark_a = "✓" if r["right"] == "A" else "✗"
                 mark_b = "✓" if r["right"] == "B" else "✗"
                 st.caption(f"#{r['index']} · true {r['label']}  \n"
                            f"{mark_a} {a}: {r['prediction_a']} ({r['confidence_a']:.0%})  \n"
                            f"{mark_b} {b}: {r['prediction_b']} ({r['confidence_b']:.0%})")
+    if len(shown) < len(rows):
+        st.button(f"Show {min(DISAGREEMENTS_SHOWN, len(rows) - len(shown))} more",
+                  key="compare_more", icon=":material/expand_more:", on_click=_show_more,
+                  args=(len(shown),))
+
+
+def _show_more(shown: int) -> None:
+    st.session_state["compare_shown"] = shown + DISAGREEMENTS_SHOWN
 
 
 def _want_comparison(a: str, b: str) -> None:
     st.session_state["compare_pair"] = (a, b)
+    st.session_state["compare_shown"] = DISAGREEMENTS_SHOWN
 
 
 def _fmt(metric: str, value) -> str:

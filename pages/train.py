@@ -43,6 +43,9 @@ def _form() -> None:
     k = f"train_{preset}_"  # each preset keeps its own form values
     names = store().names()
     my_count = len(mydigits.files())
+    # Outside the form, so that the strength slider in the form follows it at once.
+    augment = st.checkbox("Augmentation", cfg.augment, key=k + "augment",
+                          help="Random rotation, slant, scale, shift and stroke width.")
     with st.form("train_form", border=True):
         if k + "name" not in st.session_state:  # a fresh, free name once per form
             st.session_state[k + "name"] = _default_name(preset)
@@ -62,11 +65,10 @@ def _form() -> None:
                                   if cfg.batch_size in BATCH_SIZES else 3)
         learning_rate = c2.number_input("Learning rate (peak)", 1e-5, 1.0, cfg.learning_rate,
                                         step=1e-4, format="%.5f", key=k + "learning_rate")
-        c1, c2 = st.columns(2)
-        augment = c1.checkbox("Augmentation", cfg.augment, key=k + "augment",
-                              help="Random rotation, slant, scale, shift and stroke width.")
-        strength = c2.slider("Augmentation strength", 0.0, 2.0, float(cfg.augment_strength),
-                             0.1, key=k + "augment_strength")
+        strength = st.slider("Augmentation strength", 0.0, 2.0, float(cfg.augment_strength),
+                             0.1, key=k + "augment_strength", disabled=not augment,
+                             help="How far augmentation warps the images; used only with "
+                                  "augmentation (above the form).")
         c1, c2 = st.columns(2)
         subset = c1.number_input("Training examples (0 = all)", 0, MAX_SUBSET,
                                  cfg.train_subset or 0, step=500, key=k + "train_subset",

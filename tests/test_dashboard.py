@@ -73,8 +73,9 @@ def test_draw_digits_and_read_them(page, dashboard):
     # Undo takes the last stroke of the 4 away: the prediction follows.
     page.locator('button[title="Undo"]').click()
     _strokes_caption(page, 1).wait_for()
-    # The pen width is adjustable.
-    assert page.get_by_test_id("stSlider").filter(has_text="Pen width").count() == 1
+    # The pen width is adjustable, in a popover beside the other controls.
+    page.get_by_role("button", name=re.compile(r"^Pen \d+")).first.click()
+    page.get_by_test_id("stSlider").filter(has_text="Pen width").wait_for()
     assert_no_error_box(page)
 
 
@@ -359,3 +360,254 @@ def test_compare_finds_the_disagreements():
     better = {r["metric"]: r["better"] for r in summary(card_a, card_b)}
     assert better["test accuracy"] == "A" and better["calibration error (ECE)"] == "B"
     assert per_class(card_a, card_b)[3]["f1_change"] == pytest.approx(0.05)
+
+
+def test_dashboard_starts_without_looking_up_an_external_address(tmp_path):
+    """A plain headless start (no address given) prints where to connect and no warning
+    about an external IP it could not find offline."""
+    import socket
+    import subprocess
+    import sys
+
+    from browser import REPO
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "streamlit.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port)], cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "You can now view" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(15)
+    text = log.read_text()
+    assert f"URL: http://localhost:{port}" in text, text
+    assert "external IP" not in text and "External URL" not in text, text
+
+
+# ----- phones, small windows, "not a digit", uploads, honest charts (issue 17) ------------------
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1400, "height": 900}
+NOT_A_DIGIT_STROKES = [[(0.2, 0.15), (0.8, 0.85)], [(0.8, 0.15), (0.2, 0.85)]]  # an X
+
+
+def _tab(browser, viewport):
+    from browser import TIMEOUT_MS
+
+    context = browser.new_context(viewport=viewport)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context, context.new_page()
+
+
+def assert_on_screen(page, locator) -> None:
+    """The element is wholly inside the viewport as the page stands (no scrolling)."""
+    box = locator.bounding_box()
+    view = page.viewport_size
+    assert box is not None, "not rendered"
+    assert (box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= view["width"]
+            and box["y"] + box["height"] <= view["height"]), (box, view)
+
+
+def _metric(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has=page.get_by_text(label, exact=True)).last
+
+
+def _shows_whole_text(locator) -> bool:
+    """No part of the element (or of anything in it) is cut off with an ellipsis."""
+    return locator.evaluate(
+        "e => [e, ...e.querySelectorAll('*')].every(x => x.scrollWidth <= x.clientWidth + 1)")
+
+
+def test_not_a_digit_is_said_once_and_the_number_reading_fits_a_desktop(browser, dashboard):
+    context, page = _tab(browser, DESKTOP)
+    try:
+        open_page(page, dashboard, "", heading="Draw a digit")
+        # The toolbar's "send" arrow is gone: every stroke reaches the app anyway.
+        page.locator('button[title="Undo"]').wait_for()
+        expect(page.locator('button[title="Update the app with this drawing"]')).to_be_hidden()
+        draw_until(page, NOT_A_DIGIT_STROKES, _strokes_caption(page, 2))
+        prediction = _metric(page, "Prediction")
+        expect(prediction.get_by_test_id("stMetricValue")).to_have_text("not a digit")
+        assert _shows_whole_text(prediction.get_by_test_id("stMetricValue"))
+        # What it looks most like, apart and labelled, and no confidence for it.
+        assert re.fullmatch(r"\d", metric_value(page, "Looks most like"))
+        expect(page.get_by_test_id("stMetric").filter(
+            has=page.get_by_text("Confidence", exact=True))).to_have_count(0)
+        page.get_by_text("Letters, scribbles and shapes are refused").wait_for()
+        assert_no_error_box(page)
+
+        # A number: its reading shows without scrolling on a 1400x900 window.
+        page.get_by_role("radio", name="A number", exact=True).click()
+        page.get_by_text("Write a number").wait_for()
+        strokes = number_strokes("17")
+        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes$"))
+        draw_until(page, strokes, caption)
+        assert metric_value(page, "Number") == "17"
+        for label in ("Number", "Confidence"):
+            assert_on_screen(page, _metric(page, label))
+        assert_no_error_box(page)
+    finally:
+        context.close()
+
+
+def test_phone_sees_the_reading_beside_the_pad(browser, dashboard):
+    context, page = _tab(browser, PHONE)
+    try:
+        open_page(page, dashboard, "", heading="Draw a digit")
+        canvas(page).wait_for()
+        assert_on_screen(page, canvas(page))
+        draw_until(page, DIGIT_STROKES[1], _strokes_caption(page, 1))
+        assert page.evaluate("window.scrollY") == 0
+        # Pad, prediction and confidence on one screen, as drawn.
+        assert_on_screen(page, canvas(page))
+        for label in ("Prediction", "Confidence"):
+            assert_on_screen(page, _metric(page, label))
+        assert metric_value(page, "Prediction") == "1"
+        # The correction row fits the width: every digit, the 9 too.
+        pills = page.get_by_test_id("stButtonGroup").filter(
+            has=page.get_by_role("radio", name="9", exact=True)).last
+        nine = pills.get_by_role("radio", name="9", exact=True)
+        nine.scroll_into_view_if_needed()
+        box = nine.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+        # The pen width is in a popover.
+        page.get_by_role("button", name=re.compile(r"^Pen \d+")).first.click()
+        page.get_by_test_id("stSlider").filter(has_text="Pen width").wait_for()
+        page.keyboard.press("Escape")
+
+        # The number pad follows the width and still reads in its own coordinates.
+        page.evaluate("window.scrollTo(0, 0)")
+        page.get_by_role("radio", name="A number", exact=True).click()
+        page.get_by_text("Write a number").wait_for()
+        pad = canvas(page)
+        expect(pad).to_have_count(1)
+        box = pad.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+        assert box["width"] > 3 * box["height"], box  # the wide pad's shape, shrunk
+        assert pad.evaluate("c => c.width") >= 840  # its pixels are the pad's own
+        strokes = number_strokes("17")
+        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes$"))
+        draw_until(page, strokes, caption)
+        assert metric_value(page, "Number") == "17"
+        assert_on_screen(page, _metric(page, "Number"))
+        assert_no_error_box(page)
+    finally:
+        context.close()
+
+
+def test_phone_misclassified_grid_wraps_and_details_show_in_view(browser, dashboard):
+    context, page = _tab(browser, PHONE)
+    try:
+        open_page(page, dashboard, "misclassified", heading=re.compile("^Misclassified"))
+        tiles = page.get_by_role("button", name=re.compile(r"^\d→\d · \d+%$"))
+        errors = dashboard.card()["test_errors"]
+        expect(tiles).to_have_count(min(errors, 36))
+        rows = {round(t.bounding_box()["y"]) for t in tiles.all()[:9]}
+        assert len(rows) <= 3, rows  # three or more tiles a row, not one
+        # A tile far down the page: its details open where the person is looking.
+        tile = tiles.nth(min(errors, 36) - 1)
+        tile.scroll_into_view_if_needed()
+        tile.click()
+        heading = page.get_by_role("heading", name=re.compile(r"Test digit #\d+"))
+        heading.wait_for()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_test_id("stPlotlyChart").wait_for()
+        assert_on_screen(page, heading)
+        page.keyboard.press("Escape")
+        expect(heading).to_have_count(0)
+        assert_no_error_box(page)
+    finally:
+        context.close()
+
+
+def _number_scan(tmp_path) -> tuple[str, object]:
+    """Two MNIST test digits side by side, dark ink on white paper, as a PNG; and their text."""
+    from digitclf.training.data import load_mnist
+
+    images, labels = load_mnist("test")
+    first, second = 0, int(np.flatnonzero(labels == 1)[0])
+    row = np.concatenate([images[first], np.zeros((28, 10), np.uint8), images[second]], axis=1)
+    path = tmp_path / "number.png"
+    Image.fromarray(255 - np.kron(row, np.ones((6, 6), np.uint8))).save(path)
+    return f"{labels[first]}{labels[second]}", path
+
+
+def test_uploads_show_the_image_and_are_limited(page, dashboard, tmp_path):
+    text, scan = _number_scan(tmp_path)
+    open_page(page, dashboard, "", heading="Draw a digit")
+    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    # One digit: the image itself next to what was read.
+    page.get_by_role("radio", name="Upload", exact=True).click()
+    digit = tmp_path / "digit.png"
+    Image.open(scan).crop((0, 0, 168, 168)).save(digit)
+    uploader.set_input_files(str(digit))
+    page.get_by_text("What the model saw (28×28) · upload").wait_for()
+    page.get_by_text("Your upload (168×168 pixels)").wait_for()
+    # Refused before they reach the app: another type, and a file over the size limit.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    uploader.set_input_files(str(notes))
+    page.get_by_text(re.compile("files are not allowed|File type not allowed")).wait_for()
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (21 * 2**20))  # server.maxUploadSize is 20 MB
+    uploader.set_input_files(str(big))
+    page.get_by_text(re.compile(r"File must be 20(\.0)? ?MB or smaller")).wait_for()
+    # A file that says it is a PNG and is not: a sentence naming it.
+    fake = tmp_path / "fake.png"
+    fake.write_bytes(b"this is not a picture")
+    uploader.set_input_files(str(fake))
+    page.get_by_text(re.compile(r"^Could not read fake\.png: .*not an image")).wait_for()
+    assert_no_error_box(page)
+
+    # A number from a file, shown with what was read.
+    page.get_by_role("radio", name="A number", exact=True).click()
+    page.get_by_text("Upload a photo or scan of a number").wait_for()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(scan))
+    page.get_by_text(re.compile(r"^Your upload with what was read")).wait_for()
+    if dashboard.shipped_model:
+        assert metric_value(page, "Number") == text
+    assert_no_error_box(page)
+
+
+def test_charts_say_what_they_show(page, dashboard):
+    open_page(page, dashboard, "evaluate", heading="Evaluate default")
+    card = dashboard.card()
+    assert metric_value(page, "Calibration error (ECE)") == f"{100 * card['ece']:.2f}%"
+    charts = page.get_by_test_id("stPlotlyChart")
+    expect(charts).to_have_count(3)
+    curves, calibration = charts.nth(1), charts.nth(2)
+    # Training curves: whole epochs on the axis, no two accuracy ticks alike.
+    curves.locator(".xtick").first.wait_for()
+    epochs = {t.strip() for t in curves.locator(".xtick").all_text_contents()}
+    assert epochs == {str(e) for e in range(1, card["epochs_run"] + 1)}, epochs
+    accuracy_ticks = curves.locator(".y2tick").all_text_contents()  # the second plot
+    assert len(accuracy_ticks) == len(set(accuracy_ticks)) >= 2, accuracy_ticks
+    # Calibration: how many digits each bin holds, and the thin bins marked.
+    legend = calibration.locator(".legendtext").all_text_contents()
+    counts = card["reliability"]["bin_count"]
+    if any(0 < c < 30 for c in counts):
+        assert "fewer than 30 digits: too few to judge" in legend, legend
+        page.get_by_text(re.compile(r"too few to tell whether their confidence")).wait_for()
+    labels = set(calibration.locator(".bartext").all_text_contents())
+    assert {f"{c:,}" for c in counts if c} <= labels, labels
+    assert_no_error_box(page)
+
+
+def test_train_form_strength_follows_augmentation(page, dashboard):
+    open_page(page, dashboard, "train", heading="Train a model")
+    strength = page.get_by_test_id("stSlider").filter(has_text="Augmentation strength")
+    handle = strength.get_by_role("slider")
+    augmentation = page.get_by_role("checkbox", name="Augmentation")
+    if augmentation.is_checked():  # the preset's choice: start from "off"
+        page.get_by_text("Augmentation", exact=True).click()
+    expect(handle).to_be_disabled()
+    page.get_by_text("Augmentation", exact=True).click()
+    expect(handle).to_be_enabled()
+    assert_no_error_box(page)
