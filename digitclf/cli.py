@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from digitclf.errors import DigitclfError, UsageError
+from digitclf.errors import DigitclfError, RefusedError, UsageError
 from digitclf.store.model_store import ModelStore
 from digitclf.store.names import check_name
 
@@ -86,9 +86,28 @@ def _add_train(sub) -> None:
 def _run_train(args) -> int:
     store = ModelStore()
     check_name(args.name)
+    with store.claim(args.name):  # held to the end: a second training of this name is refused now
+        trained, path = _train_and_save(args, store)
+    card = trained.card
+    accuracy = _percent(card.test_accuracy) if card.test_accuracy is not None else "-"
+    print(f"saved {args.name} to {path}: test accuracy {accuracy}, "
+          f"{card.epochs_run} epochs in {card.training_seconds:.0f} s")
+    if card.accuracy_warning is not None:
+        print(f"warning: {args.name} {card.accuracy_warning}: train on more examples or for more epochs",
+              file=sys.stderr)
+    if args.activate:
+        try:
+            store.set_active(args.name)
+        except RefusedError as e:
+            print(f"warning: {e} ('digitclf activate --force {args.name}' does it anyway)", file=sys.stderr)
+    return 0
+
+
+def _train_and_save(args, store: ModelStore):
+    """The training run and its model saved under args.name: (TrainedModel, its folder)."""
     if store.exists(args.name) and not args.overwrite:
         raise DigitclfError(f"a model named {args.name!r} already exists: pick another name or pass --overwrite")
-    from digitclf.training.config import config_for, read_config_file
+    from digitclf.training.config import config_for, read_config_file, too_small_to_learn
     from digitclf.training.progress import EventHandler, JsonLinesProgress, TerminalProgress, fan_out
 
     overrides = {k: getattr(args, k) for k in args.hyperparameters if hasattr(args, k)}
@@ -101,6 +120,9 @@ def _run_train(args) -> int:
     else:
         preset = args.preset or "fast"
         config = config_for(preset, **overrides)
+    warning = too_small_to_learn(config)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     from digitclf.training.publish import publish
     from digitclf.training.train import train
 
@@ -108,12 +130,7 @@ def _run_train(args) -> int:
     if args.events:
         handlers.append(JsonLinesProgress(args.events))
     trained = train(config, store=store, on_event=fan_out(handlers), preset=preset)
-    path = publish(trained, store, args.name, overwrite=args.overwrite, activate=args.activate)
-    card = trained.card
-    accuracy = _percent(card.test_accuracy) if card.test_accuracy is not None else "-"
-    print(f"saved {args.name} to {path}: test accuracy {accuracy}, "
-          f"{card.epochs_run} epoch{_s(card.epochs_run)} in {card.training_seconds:.0f} s")
-    return 0
+    return trained, publish(trained, store, args.name, overwrite=args.overwrite)
 
 
 # ----- predict ---------------------------------------------------------------------------
@@ -240,14 +257,19 @@ def _run_evaluate(args) -> int:
 
 # ----- models, activate, delete ----------------------------------------------------------
 def _add_models(sub) -> None:
-    p = sub.add_parser("models", help="list the models in the store")
-    p.add_argument("--json", action="store_true", help="one JSON object per model")
+    p = sub.add_parser("models", help="list the models in the store, and the broken ones with why")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per model (a broken one: name, broken, reason)")
     p.set_defaults(run=_run_models)
     p = sub.add_parser("activate", help="make a model the active one (used by default)")
     p.add_argument("name")
+    p.add_argument("--force", action="store_true",
+                   help="also a model far below a useful accuracy (under 90%% on the test digits)")
     p.set_defaults(run=_run_activate)
     p = sub.add_parser("delete", help="delete a model from the store")
     p.add_argument("name")
+    p.add_argument("--force", action="store_true",
+                   help="also the active model or the shipped 'default'")
     p.set_defaults(run=_run_delete)
 
 
@@ -255,9 +277,11 @@ def _run_models(args) -> int:
     store = ModelStore()
     active = store.active_name()
     rows: list[dict[str, Any]] = [
-        {"name": c.name, "architecture": c.architecture, "test_accuracy": c.test_accuracy,
-         "created_at": c.created_at, "active": c.name == active}
-        for c in store.cards()
+        {"name": e.name, "broken": True, "reason": e.problem} if e.card is None else
+        {"name": e.name, "architecture": e.card.architecture, "test_accuracy": e.card.test_accuracy,
+         "created_at": e.card.created_at, "active": e.name == active, "broken": False,
+         "warning": e.card.accuracy_warning}
+        for e in store.entries()
     ]
     if args.json:
         for row in rows:
@@ -268,22 +292,32 @@ def _run_models(args) -> int:
         return 0
     print(f"  {'name':<24} {'architecture':<12} {'test acc':>9}  created")
     for r in rows:
+        if r["broken"]:
+            print(f"! {r['name']:<24} broken: {r['reason']}")
+            continue
         acc = _percent(r["test_accuracy"]) if r["test_accuracy"] is not None else "-"
         mark = "*" if r["active"] else " "
-        print(f"{mark} {r['name']:<24} {r['architecture']:<12} {acc:>9}  {r['created_at'] or '-'}")
+        low = "  (far below a useful accuracy)" if r["warning"] else ""
+        print(f"{mark} {r['name']:<24} {r['architecture']:<12} {acc:>9}  {r['created_at'] or '-'}{low}")
     return 0
 
 
 def _run_activate(args) -> int:
-    ModelStore().set_active(args.name)
+    ModelStore().set_active(args.name, force=args.force)
     print(f"active model: {args.name}")
     return 0
 
 
 def _run_delete(args) -> int:
     store = ModelStore()
-    store.delete(args.name)
-    print(f"deleted {args.name}")
+    before = store.active_name()
+    active = store.delete(args.name, force=args.force)
+    if active is None:
+        print(f"deleted {args.name}; no model is active now: train one or copy one into the store")
+    elif active != before:
+        print(f"deleted {args.name}; the active model is now {active}")
+    else:
+        print(f"deleted {args.name}")
     return 0
 
 
@@ -359,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except RefusedError as e:
+        print(f"error: {e} (--force does it anyway)", file=sys.stderr)
+        return EXIT_FAILURE
     except DigitclfError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILURE

@@ -17,6 +17,20 @@ class ModelStoreError(DigitclfError):
     """A bad model name, a missing model or a refused overwrite."""
 
 
+class BrokenModelError(ModelStoreError):
+    """A model folder that cannot be used: a missing or damaged card or model file, a model
+    of another input shape, or one that would run code on loading."""
+
+
+class RefusedError(ModelStoreError):
+    """A change refused because it would leave the store worse off (deleting the active or
+    the shipped model, activating a model far below a useful accuracy); `force` overrides it."""
+
+
+class ModelBusyError(ModelStoreError):
+    """Another process is writing a model of that name (a training in progress)."""
+
+
 class ImageError(DigitclfError):
     """An input cannot be read as an image (unknown format, too large, wrong shape)."""
 

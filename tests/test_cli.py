@@ -1,7 +1,7 @@
 import json
 
 import numpy as np
-from conftest import run_cli
+from conftest import DAMAGE, damage_store, run_cli
 from PIL import Image
 
 from digitclf.training import synth
@@ -58,13 +58,70 @@ def test_models_lists_the_store(store_env):
     assert result.returncode == 0
     (row,) = [json.loads(line) for line in result.stdout.splitlines()]
     assert row["name"] == "tiny" and row["architecture"] == "cnn" and row["active"] is False
-    assert run_cli("activate", "tiny").returncode == 0
+    assert row["broken"] is False and row["warning"].startswith("reads only")  # the tiny model is weak
+    refused = run_cli("activate", "tiny")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.startswith("error: model 'tiny' is not made active: it reads only ")
+    assert refused.stderr.rstrip().endswith("of a useful model (--force does it anyway)")
+    assert run_cli("activate", "--force", "tiny").returncode == 0
     assert json.loads(run_cli("models", "--json").stdout)["active"] is True
     assert "* tiny" in run_cli("models").stdout
-    assert run_cli("delete", "tiny").returncode == 0
+    active = run_cli("delete", "tiny")
+    assert active.returncode == 1 and active.stderr == (
+        "error: model 'tiny' is the active model: make another model active first (--force does it anyway)\n")
+    assert (store_env / "tiny").is_dir()
+    forced = run_cli("delete", "--force", "tiny")
+    assert forced.returncode == 0
+    assert forced.stdout == "deleted tiny; no model is active now: train one or copy one into the store\n"
     assert run_cli("models").stdout.startswith("no models")
     gone = run_cli("delete", "tiny")
     assert gone.returncode == 1 and "no model named 'tiny'" in gone.stderr
+
+
+def test_models_lists_a_damaged_store_and_names_each_broken_model(store_env, tmp_path):
+    damage_store(store_env)
+    listing = run_cli("models")
+    assert listing.returncode == 0 and "Traceback" not in listing.stderr
+    lines = listing.stdout.splitlines()
+    assert any(line.startswith("  tiny ") for line in lines)
+    for name, reason in DAMAGE.items():
+        (line,) = [line for line in lines if line.startswith(f"! {name} ")]
+        assert f"broken: {reason}" in line
+    rows = {row["name"]: row for row in map(json.loads, run_cli("models", "--json").stdout.splitlines())}
+    assert set(rows) == {"tiny", *DAMAGE}
+    assert rows["tiny"]["broken"] is False and rows["tiny"]["architecture"] == "cnn"
+    for name, reason in DAMAGE.items():
+        assert rows[name]["broken"] is True and reason in rows[name]["reason"]
+    (path, _), = _write_digits(tmp_path, [0])
+    for name in ("cut-onnx", "unreadable-card", "wide-keras"):
+        result = run_cli("predict", "--model", name, str(path))
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.startswith(f"error: model {name!r} cannot be used: {DAMAGE[name]}")
+        assert len(result.stderr.splitlines()) == 1
+    assert run_cli("predict", "--model", "tiny", str(path)).returncode == 0
+
+
+def test_a_model_far_below_a_useful_accuracy_is_saved_with_warnings_and_not_made_active(store_env):
+    # The case: 2,000 examples in batches of 128 for one epoch read 14.9%.
+    result = run_cli("train", "--preset", "fast", "--train-subset", "2000", "--name", "weak", "--activate")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings[0] == ("warning: 2,000 training examples in batches of 128 for 1 epoch make only 15 "
+                           "training steps, too few to learn digits reliably (the model may read far below "
+                           "90% of the test digits): use more examples, more epochs or smaller batches")
+    assert warnings[1].startswith("warning: weak reads only ")
+    assert warnings[1].endswith("% of the MNIST test digits, far below the 90% of a useful model: "
+                                "train on more examples or for more epochs")
+    assert warnings[2].startswith("warning: model 'weak' is not made active: it reads only ")
+    assert "saved weak" in result.stdout
+    card = json.loads((store_env / "weak" / "card.json").read_text())
+    assert card["version"] == 2 and card["test_accuracy"] < 0.9
+    assert card["accuracy_warning"] == warnings[1][len("warning: weak "):].split(": train on")[0]
+    assert not (store_env / "active.json").exists()
+    refused = run_cli("activate", "weak")
+    assert refused.returncode == 1 and "--force does it anyway" in refused.stderr
+    assert run_cli("activate", "--force", "weak").returncode == 0
+    assert json.loads((store_env / "active.json").read_text()) == {"active": "weak"}
 
 
 def test_evaluate_json_reports_the_default_model():

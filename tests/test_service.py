@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 import schemathesis
-from conftest import REPO, run_cli
+from conftest import DAMAGE, REPO, damage_store, run_cli
 from hypothesis import HealthCheck, settings
 from PIL import Image
 from schemathesis.checks import not_a_server_error
@@ -462,3 +462,22 @@ def test_a_body_nobody_reads_cannot_keep_the_connection(guarded):
 def test_serve_refuses_a_deadline_of_zero(option):
     result = run_cli("serve", "--port", str(_free_port()), option, "0", timeout=60)
     assert result.returncode == 2 and "must be more than 0 seconds" in result.stderr, result.stderr
+
+def test_models_names_the_broken_ones_and_a_broken_model_is_a_clear_404(store_env):
+    from fastapi.testclient import TestClient
+
+    from digitclf.service.app import create_app
+
+    damage_store(store_env)
+    with TestClient(create_app("tiny")) as client:
+        body = client.get("/v1/models").json()
+        assert body["default"] == "tiny" and [m["name"] for m in body["models"]] == ["tiny"]
+        broken = {b["name"]: b["reason"] for b in body["broken"]}
+        assert set(broken) == set(DAMAGE) and all(DAMAGE[name] in broken[name] for name in DAMAGE)
+        image = _drawing(0)[0]
+        for name in ("cut-keras", "bad-json", "wide-onnx"):
+            response = client.post(f"/v1/digits?model={name}", content=image, headers={"Content-Type": "image/png"})
+            _check_error(response, 404, "broken_model", f"model {name!r} cannot be used: {DAMAGE[name]}")
+            assert str(store_env) not in response.text
+        assert client.post("/v1/digits?model=tiny", content=image,
+                           headers={"Content-Type": "image/png"}).status_code == 200

@@ -29,7 +29,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from digitclf import __version__
-from digitclf.errors import DigitclfError, ImageError, ModelStoreError, NoDigitError
+from digitclf.errors import BrokenModelError, DigitclfError, ImageError, ModelStoreError, NoDigitError
 from digitclf.reading.predictor import Predictor
 from digitclf.reading.results import DigitResult
 from digitclf.service.auth import ApiKeyMiddleware
@@ -40,6 +40,7 @@ from digitclf.service.predictor_cache import PredictorCache
 from digitclf.service.schemas import (
     BatchItem,
     BatchResponse,
+    BrokenModel,
     DigitResponse,
     ErrorResponse,
     HealthResponse,
@@ -70,13 +71,14 @@ _BATCH_BODY = {"requestBody": {"required": True, "content": {
 }}}
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text} for status, text in (
-        (400, "not an image, or a malformed request"), (404, "unknown model"),
+        (400, "not an image, or a malformed request"), (404, "unknown or broken model"),
         (413, f"request body over {MAX_BODY_BYTES:,} bytes"), (415, "unsupported Content-Type"),
         (422, "no digit in the image, or invalid parameters"),
     )
 }
 _KINDS = ((NoDigitError, 422, "no_digit"), (ImageError, 400, "bad_image"),
-          (ModelStoreError, 404, "unknown_model"), (DigitclfError, 400, "bad_request"))
+          (BrokenModelError, 404, "broken_model"), (ModelStoreError, 404, "unknown_model"),
+          (DigitclfError, 400, "bad_request"))
 _HTTP_KINDS = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "timeout", 413: "too_large",
                415: "unsupported_media_type"}
 
@@ -212,9 +214,11 @@ def create_app(model_name: str | None = None, threads: int | None = None,
 
     @app.get("/v1/models", response_model=ModelsResponse, summary="The stored models")
     async def list_models() -> ModelsResponse:
-        cards = await run(predictors.store.cards)
-        infos = [ModelInfo(**{k: getattr(card, k) for k in ModelInfo.model_fields}) for card in cards]
-        return ModelsResponse(default=predictors.default.name, models=infos)
+        entries = await run(predictors.store.entries)
+        infos = [ModelInfo(**{k: getattr(e.card, k) for k in ModelInfo.model_fields})
+                 for e in entries if e.card is not None]
+        broken = [BrokenModel(name=e.name, reason=e.problem) for e in entries if e.problem is not None]
+        return ModelsResponse(default=predictors.default.name, models=infos, broken=broken)
 
     @app.get("/healthz", response_model=HealthResponse, summary="Liveness: the model is loaded")
     async def health() -> HealthResponse:

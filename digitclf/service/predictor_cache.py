@@ -18,13 +18,16 @@ class PredictorCache:
         self._lock = threading.Lock()
 
     def get(self, name: str | None = None) -> Predictor:
-        """The named model, else the default one; raises ModelStoreError for an unknown name."""
+        """The named model, else the default one; raises ModelStoreError for an unknown name
+        and BrokenModelError, with why, for a broken one."""
         if name is None:
             return self.default
         predictor = self._predictors.get(name)
         if predictor is None:
             known = self.store.names()
             if name not in known:  # said without the store's folder, which clients need not see
+                if self.store.exists(name):
+                    self.store.card(name)  # broken: raises BrokenModelError with the reason
                 raise ModelStoreError(f"no model named {name!r} (models: {', '.join(known) or 'none'})")
             with self._lock:
                 if name not in self._predictors:

@@ -52,9 +52,15 @@ class ModelInfo(BaseModel):
     created_at: str | None = None
 
 
+class BrokenModel(BaseModel):
+    name: str
+    reason: str = Field(description="why it cannot be used (a missing or damaged file, another input shape)")
+
+
 class ModelsResponse(BaseModel):
     default: str = Field(description="the model used when a request names none")
-    models: list[ModelInfo]
+    models: list[ModelInfo] = Field(description="the usable models")
+    broken: list[BrokenModel] = Field(default_factory=list, description="model folders that cannot be used")
 
 
 class HealthResponse(BaseModel):

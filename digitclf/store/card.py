@@ -2,8 +2,9 @@
 
 Written as `card.json` beside each model. `version` says which layout a card has; a card
 written before versions existed (no `version` key) is version 1 and reads as it is.
-Reading checks every field's type, so a damaged card is named with its reason instead of
-failing later, somewhere else.
+Version 2 added `accuracy_warning`; an older card gets it from its test accuracy as it is
+read. Reading checks every field's type, so a damaged card is named with its reason
+instead of failing later, somewhere else.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from digitclf.errors import ModelStoreError
 
-CARD_VERSION = 1
+CARD_VERSION = 2
+USEFUL_ACCURACY = 0.90  # on the MNIST test digits: a model below this is not fit to be active
 
 _NUMBER = (int, float)
 # Each field's JSON types (None allowed where a field may be unknown).
@@ -28,8 +30,18 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "confusion_matrix": (list,), "reliability": (dict, type(None)), "history": (list,),
     "parameters": (int,), "train_examples": (int,), "val_examples": (int,),
     "model_bytes": (int,), "created_at": (str,), "versions": (dict,),
-    "data_fingerprint": (str,), "training_data": (dict,), "version": (int,),
+    "data_fingerprint": (str,), "training_data": (dict,), "accuracy_warning": (str, type(None)),
+    "version": (int,),
 }
+
+
+def accuracy_warning(test_accuracy: float | None) -> str | None:
+    """The warning a model far below a useful accuracy carries in its card, else None; it
+    reads after the model's name ("quick reads only ...")."""
+    if test_accuracy is None or test_accuracy >= USEFUL_ACCURACY:
+        return None
+    return (f"reads only {100 * test_accuracy:.1f}% of the MNIST test digits, far below the "
+            f"{100 * USEFUL_ACCURACY:.0f}% of a useful model")
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,9 @@ class ModelCard:
     # what the model saw, by source: examples of MNIST, of the handwriting typefaces' training
     # and validation families, of "my digits" (empty: a card from before this was recorded)
     training_data: dict[str, int] = field(default_factory=dict)
+    # set when the model reads under USEFUL_ACCURACY of the test digits: it is kept, but is
+    # made active only by force (version 2)
+    accuracy_warning: str | None = None
     version: int = CARD_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,6 +101,8 @@ class ModelCard:
                 raise ModelStoreError(f"{source}: {key!r} should be "
                                       f"{' or '.join(t.__name__ for t in _TYPES[key])}, "
                                       f"not {type(value).__name__}")
+        if version < 2:  # written before cards carried the warning
+            known["accuracy_warning"] = accuracy_warning(known.get("test_accuracy"))
         return cls(**{**known, "version": CARD_VERSION})
 
     @classmethod

@@ -96,6 +96,29 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+MNIST_TRAIN_IMAGES = 60_000
+MIN_STEPS = 50  # fewer training steps than this do not learn digits (see too_small_to_learn)
+
+
+def too_small_to_learn(config: TrainConfig) -> str | None:
+    """Why a run this short will not learn to read digits, else None: said before a run.
+
+    Measured with the fast preset (no augmentation): 15 training steps (2,000 examples in
+    batches of 128, one epoch) read 14.9% of the test digits, 31 steps 87.4%, 46 steps
+    92.8%, 100 steps 96.9%. Fine-tuning starts from a trained network and is not judged."""
+    if config.base_model is not None:
+        return None
+    examples = config.train_subset or round(MNIST_TRAIN_IMAGES * (1 - config.val_fraction))
+    examples += config.handwriting
+    steps = examples // config.batch_size * config.epochs
+    if steps >= MIN_STEPS:
+        return None
+    epochs = f"{config.epochs} epoch{'s' if config.epochs > 1 else ''}"
+    return (f"{examples:,} training examples in batches of {config.batch_size} for {epochs} make "
+            f"only {steps} training steps, too few to learn digits reliably (the model may read "
+            "far below 90% of the test digits): use more examples, more epochs or smaller batches")
+
+
 def config_for(preset: str, **overrides: Any) -> TrainConfig:
     """The preset's config with the given fields replaced (None values leave a field alone)."""
     if preset not in PRESETS:

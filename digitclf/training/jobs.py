@@ -36,7 +36,7 @@ from typing import Any
 
 from digitclf.errors import DigitclfError, ModelStoreError
 from digitclf.settings import REPO_ROOT, settings
-from digitclf.store.atomic import TEMP_PREFIX, replace_atomically
+from digitclf.store.atomic import remove_stale_temporaries, replace_atomically
 from digitclf.store.model_store import ModelStore
 from digitclf.store.names import check_name
 from digitclf.training.config import TrainConfig, config_for, write_config_file
@@ -365,16 +365,9 @@ def cancel(job: Job, timeout: float = 10.0) -> JobStatus:
 
 
 def _remove_partial_writes(job: Job) -> None:
-    """The store's temporary folder of a model killed while being written.
-
-    (The store ignores such folders already; this only frees the disk.) A folder holding
-    a `NAME/` subfolder is an overwritten model set aside, and is left alone."""
-    root = Path(job.store_root) if job.store_root else ModelStore().root
-    if not root.is_dir():
-        return
-    for path in root.glob(f"{TEMP_PREFIX}{job.name}-*"):
-        if path.is_dir() and not (path / job.name).is_dir():
-            shutil.rmtree(path, ignore_errors=True)
+    """What the killed run left half-written in the store (the store ignores it already;
+    this frees the disk). Another writer's work in progress stays."""
+    remove_stale_temporaries(Path(job.store_root) if job.store_root else ModelStore().root)
 
 
 def _prune(root: Path, store: ModelStore) -> None:

@@ -13,7 +13,8 @@ from digitclf.training.train import TrainedModel
 def publish(trained: TrainedModel, store: ModelStore, name: str, *, overwrite: bool = False,
             activate: bool = False) -> Path:
     """Save the model and its card as `name` (and make it active); returns its folder.
-    A model `to_onnx` cannot translate is saved without one and runs on TensorFlow."""
+    A model `to_onnx` cannot translate is saved without one and runs on TensorFlow. A model
+    far below a useful accuracy is saved but not made active: RefusedError, after saving."""
     try:
         onnx = to_onnx(trained.model).SerializeToString()
     except UnsupportedModel:

@@ -30,7 +30,7 @@ from digitclf.convert.keras_graph import compile_inference, predict_in_batches
 from digitclf.convert.onnx_graph import keras_net
 from digitclf.errors import ConfigError
 from digitclf.runtime import run_batched
-from digitclf.store.card import ModelCard
+from digitclf.store.card import ModelCard, accuracy_warning
 from digitclf.store.model_store import ModelStore
 from digitclf.training import mydigits
 from digitclf.training.architectures import TEMPERATURE_LAYER, build_model, with_softmax
@@ -288,6 +288,7 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
         training_seconds=round(seconds, 1),
         test_accuracy=report["accuracy"],
         test_errors=report["errors"],
+        accuracy_warning=accuracy_warning(report["accuracy"]),
         val_accuracy=float((val_logits.argmax(axis=1) == y_val).mean()),
         temperature=temperature,
         ece=report["ece"],
