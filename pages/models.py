@@ -1,5 +1,7 @@
-"""Models: every model in the store from its card; make one active, delete one, and compare
-two side by side (metrics, per-digit scores, and the test digits they read differently)."""
+"""Models: every model in the store from its card, and the broken ones with why; make one
+active, delete one, and compare two side by side (metrics, per-digit scores, and the test
+digits they read differently). The store refuses to delete the active or the shipped model
+and to make a model far below a useful accuracy active; this page says why."""
 
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from dashboard.common import (
     store,
     use_model,
 )
-from digitclf.errors import DigitclfError
+from digitclf.errors import DigitclfError, RefusedError
 from digitclf.store.card import ModelCard
+from digitclf.store.model_store import StoredModel
 from digitclf.training.compare import compare, per_class, summary
 
 page_setup("pages/models.py")
@@ -47,6 +50,7 @@ def _table(cards: list[ModelCard], active: str | None) -> None:
             "fine-tuned from": (hp.get("base_model") or "")
             + (" + my digits" if hp.get("my_digits") else ""),
             "created": pd.to_datetime(c.created_at, errors="coerce", utc=True),
+            "warning": c.accuracy_warning or "",
         })
     table = pd.DataFrame(rows).set_index("name")
     st.dataframe(table, width="stretch", column_config={
@@ -59,11 +63,20 @@ def _table(cards: list[ModelCard], active: str | None) -> None:
     })
 
 
+def _broken(entries: list[StoredModel]) -> None:
+    lines = "\n".join(f"- **{e.name}**: {e.problem}" for e in entries)
+    st.warning(f"These model folders cannot be used (delete them, or repair their files):\n{lines}",
+               icon=":material/warning:")
+
+
 def _activate(name: str) -> None:
     try:
         store().set_active(name)
         use_model(name)
         st.session_state["models_notice"] = ("success", f"{name} is now the active model.")
+    except RefusedError as e:
+        st.session_state["models_notice"] = (
+            "error", sentence(f"{e} (the command line's `digitclf activate --force {name}` does it anyway)"))
     except DigitclfError as e:
         st.session_state["models_notice"] = ("error", sentence(e))
 
@@ -79,6 +92,7 @@ def _delete(name: str) -> None:
 
 
 def _actions(names: list[str], active: str | None) -> None:
+    """Make active and delete; `names` holds the broken models too (they can be deleted)."""
     current = chosen_model()
     c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
     name = c1.selectbox("Manage model", names, key="models_target",
@@ -188,16 +202,22 @@ def main() -> None:
     if notice:
         (st.success if notice[0] == "success" else st.error)(notice[1])
     s = store()
-    cards = s.cards()
-    if not cards:
-        no_model_message()
-        return
+    entries = s.entries()
+    cards = [e.card for e in entries if e.card is not None]
+    broken = [e for e in entries if e.problem is not None]
     active = s.active_name()
-    _table(cards, active)
-    names = [c.name for c in cards]
-    _actions(names, active)
-    st.divider()
-    _comparison({c.name: c for c in cards}, names)
+    if cards:
+        _table(cards, active)
+    else:
+        no_model_message()
+    if broken:
+        _broken(broken)
+    if not entries:
+        return
+    _actions([e.name for e in entries], active)
+    if cards:
+        st.divider()
+        _comparison({c.name: c for c in cards}, [c.name for c in cards])
 
 
 with friendly_errors():

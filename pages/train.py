@@ -1,5 +1,7 @@
 """Train: start a training run with chosen hyperparameters (or fine-tune a stored model on
-the "my digits" set), follow it live, cancel it.
+the "my digits" set), follow it live, cancel it. A run too short to learn is said so before
+it starts (and starts only when asked again); a model far below a useful accuracy is said so
+when it lands, and is not made active from here.
 
 The run is a background process (digitclf.jobs), so this page, the other pages and other
 browser sessions stay responsive; this page only polls the run's progress once a second."""
@@ -7,6 +9,7 @@ browser sessions stay responsive; this page only polls the run's progress once a
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import streamlit as st
 
@@ -15,11 +18,19 @@ from dashboard.common import friendly_errors, page_setup, percent, sentence, sto
 from digitclf.errors import DigitclfError
 from digitclf.store.card import ModelCard
 from digitclf.training import jobs, mydigits
-from digitclf.training.config import ARCHITECTURE_NAMES, OPTIMIZERS, PRESETS, SCHEDULES
+from digitclf.training.config import (
+    ARCHITECTURE_NAMES,
+    OPTIMIZERS,
+    PRESETS,
+    SCHEDULES,
+    config_for,
+    too_small_to_learn,
+)
 
 page_setup("pages/train.py")
 
 JOB_KEY = "train_job"  # session state: the run this session started or is following
+PENDING_KEY = "train_pending"  # session state: a run too short to learn, waiting for "Start anyway"
 SCRATCH = "(train from scratch)"
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 MAX_SUBSET = 50_000
@@ -115,15 +126,45 @@ def _form() -> None:
         patience=int(patience) or None, base_model=None if base == SCRATCH else base,
         my_digits=bool(my_digits),
     )
+    request = dict(name=name.strip(), preset=preset, activate=bool(activate), overwrite=bool(overwrite),
+                   hyperparameters=hyperparameters)
+    st.session_state.pop(PENDING_KEY, None)
     try:
-        job = jobs.start(name.strip(), preset, activate=activate, overwrite=overwrite,
-                         **hyperparameters)
+        warning = too_small_to_learn(config_for(preset, **hyperparameters))
+        if warning is None:
+            _launch(request)
     except DigitclfError as e:
         st.error(sentence(e), icon=":material/error:")
         return
+    if warning is None:
+        st.rerun()
+    st.session_state[PENDING_KEY] = {**request, "warning": warning}
+
+
+def _launch(request: dict[str, Any]) -> None:
+    """Start the run the form asked for; the form's name is then refreshed for the next one."""
+    job = jobs.start(request["name"], request["preset"], activate=request["activate"],
+                     overwrite=request["overwrite"], **request["hyperparameters"])
     st.session_state[JOB_KEY] = job.id
-    del st.session_state[k + "name"]  # the next run gets a new free name
-    st.rerun()
+    st.session_state.pop(f"train_{request['preset']}_name", None)
+
+
+def _pending() -> None:
+    """A run too short to learn: why, and a button to start it all the same."""
+    pending = st.session_state.get(PENDING_KEY)
+    if pending is None:
+        return
+    st.warning(f"Too small to learn: {sentence(pending['warning'])}", icon=":material/warning:")
+    st.button("Start anyway", key="start_anyway", icon=":material/play_arrow:", on_click=_start_pending)
+
+
+def _start_pending() -> None:
+    request = st.session_state.pop(PENDING_KEY, None)
+    if request is not None:
+        try:
+            _launch(request)
+        except DigitclfError as e:
+            st.session_state["train_notice"] = sentence(e)
 
 
 def _current_job() -> jobs.Job | None:
@@ -205,14 +246,19 @@ def _finished(s: jobs.JobStatus) -> None:
         took = f" after {card.training_seconds:.0f} s" if card and card.training_seconds else ""
         st.success(f"Model **{job.name}** is in the store{took}: {percent(accuracy)} test "
                    "accuracy.", icon=":material/check_circle:")
+        weak = card.accuracy_warning if card else None
+        if weak:
+            st.warning(f"**{job.name}** {weak}: it is kept, but is not fit to be the active model. "
+                       "Train on more examples or for more epochs.", icon=":material/warning:")
         if card and card.history:
             st.plotly_chart(charts.curves(card.history), key="final_curves",
                             config={"displayModeBar": False})
         active = store().active_name() == job.name
         with st.container(horizontal=True):
-            st.button("Make active", key="make_active_trained", disabled=active,
+            st.button("Make active", key="make_active_trained", disabled=active or bool(weak),
                       on_click=_activate, args=(job.name,), icon=":material/star:",
-                      help="Make it the store's active model (the default for everyone).")
+                      help=f"Not for a model that {weak}." if weak else
+                      "Make it the store's active model (the default for everyone).")
             st.button("Use it here", key="use_trained", on_click=use_model, args=(job.name,),
                       icon=":material/swap_horiz:", help="Choose it in this session's sidebar.")
             st.page_link("pages/models.py", label="Compare on Models",
@@ -241,6 +287,7 @@ def main() -> None:
     left, right = st.columns([1, 1.2], gap="large")
     with left:
         _form()
+        _pending()
     with right:
         st.subheader("Run")
         job = _current_job()

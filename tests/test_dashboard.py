@@ -218,26 +218,33 @@ def test_misclassified_filters_and_pages(page, dashboard):
 def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
     open_page(page, dashboard, "train", heading="Train a model")
 
-    def fill_form(name: str) -> None:
+    def fill_form(name: str, examples: int) -> None:
         page.get_by_role("textbox", name="Model name").fill(name)
         page.get_by_role("spinbutton", name="Epochs").fill("1")
-        page.get_by_role("spinbutton", name="Training examples (0 = all)").fill("1000")
+        page.get_by_role("spinbutton", name="Training examples (0 = all)").fill(str(examples))
         page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
         page.get_by_role("option", name="mlp", exact=True).click()
         page.get_by_test_id("stSelectbox").filter(has_text="Batch size").click()
         page.get_by_role("option", name="32", exact=True).click()
 
+    def start_too_small_run(steps: int) -> None:
+        """Start a run too short to learn: the page says so first, and starts it when asked again."""
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_text(re.compile(f"Too small to learn: .* make only {steps} training steps")).wait_for()
+        assert page.get_by_role("button", name="Cancel training").count() == 0  # not started
+        page.get_by_role("button", name="Start anyway").click()
+
     # A run can be cancelled, and leaves nothing behind.
-    fill_form("e2e-cancelled")
-    page.get_by_role("button", name="Start training").click()
+    fill_form("e2e-cancelled", 1000)
+    start_too_small_run(31)
     page.get_by_role("button", name="Cancel training").click()
     page.get_by_text("was cancelled: nothing was saved").wait_for()
     assert not (dashboard.models / "e2e-cancelled").exists()
-    assert not list(dashboard.models.glob(".tmp-e2e-cancelled-*"))
+    assert not [p for p in dashboard.models.iterdir() if p.name.startswith(".tmp-")]
 
     # A tiny run (fast preset: no augmentation) to the end: progress, then the model in the store.
-    fill_form("e2e-tiny")
-    page.get_by_role("button", name="Start training").click()
+    fill_form("e2e-tiny", 500)
+    start_too_small_run(15)
     page.get_by_test_id("stProgress").wait_for()
     # Meanwhile another browser session draws and is answered: training runs elsewhere.
     other = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -254,29 +261,53 @@ def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
     page.get_by_text(re.compile("Model e2e-tiny is in the store")).wait_for(timeout=240_000)
     assert (dashboard.models / "e2e-tiny" / "card.json").is_file()
     card = dashboard.card("e2e-tiny")
-    assert card["architecture"] == "mlp" and card["hyperparameters"]["train_subset"] == 1000
+    assert card["architecture"] == "mlp" and card["hyperparameters"]["train_subset"] == 500
     assert card["epochs_run"] == 1 and card["hyperparameters"]["batch_size"] == 32
+    # 15 steps do not learn: the card, and the page, say so, and it is not offered as the active model.
+    assert card["test_accuracy"] < 0.9 and card["accuracy_warning"].startswith("reads only ")
+    page.get_by_text(re.compile(r"e2e-tiny reads only \d+\.\d% of the MNIST test digits, far below "
+                                "the 90% of a useful model: it is kept")).wait_for()
+    expect(page.get_by_role("button", name="Make active")).to_be_disabled()
     assert_no_error_box(page)
 
-    # The Models page lists it; make it active from there.
+    # The Models page lists it, and a broken model folder with why.
+    broken = dashboard.models / "e2e-broken"
+    broken.mkdir()
+    (broken / "card.json").write_text('{"name": "e2e-broken"')  # cut short
+    (broken / "model.keras").write_bytes(b"not a model")
     open_page(page, dashboard, "models", heading="Models")
+    page.get_by_text("e2e-broken: card.json is not valid JSON").wait_for()
     # The grid fills its cells in after it appears: wait (up to 30 s) for the new model's row.
     page.wait_for_function("""() => {
         const table = document.querySelector('[data-testid=stDataFrame]');
         return table !== null && [...table.querySelectorAll('td[role=gridcell]')]
             .some(cell => cell.textContent.trim() === 'e2e-tiny');
     }""", timeout=30_000)
-    page.get_by_test_id("stSelectbox").filter(has_text="Manage model").click()
-    page.get_by_role("option", name="e2e-tiny", exact=True).click()
-    wait_idle(page)
+
+    def manage(name: str) -> None:
+        page.get_by_test_id("stSelectbox").filter(has_text="Manage model").click()
+        page.get_by_role("option", name=name, exact=True).click()
+        wait_idle(page)
+
+    def delete(name: str) -> None:
+        page.get_by_role("button", name="Delete…").click()
+        page.get_by_role("button", name=f"Delete {name}").click()
+
+    # A model far below a useful accuracy is not made active, and the page says why.
+    manage("e2e-tiny")
     page.get_by_role("button", name="Make active").click()
-    page.get_by_text("e2e-tiny is now the active model.").wait_for()
-    assert '"e2e-tiny"' in (dashboard.models / "active.json").read_text()
-    # ... and delete it: the shipped model is the active one again.
-    page.get_by_role("button", name="Delete…").click()
-    page.get_by_role("button", name="Delete e2e-tiny").click()
-    page.get_by_text("Deleted e2e-tiny.").wait_for()
-    assert not (dashboard.models / "e2e-tiny").exists()
+    page.get_by_text(re.compile(r"Model 'e2e-tiny' is not made active: it reads only \d+\.\d%")).wait_for()
+    # The active model, here the shipped one, is not deleted.
+    manage("default")
+    delete("default")
+    page.get_by_text("Model 'default' is the active model: make another model active first.").wait_for()
+    assert (dashboard.models / "default").is_dir() and not (dashboard.models / "active.json").exists()
+    # Any other model is, broken ones too.
+    for name in ("e2e-tiny", "e2e-broken"):
+        manage(name)
+        delete(name)
+        page.get_by_text(f"Deleted {name}.").wait_for()
+        assert not (dashboard.models / name).exists()
     sidebar_model = page.get_by_test_id("stSidebar").get_by_role("combobox", name="Model")
     expect(sidebar_model).to_have_value("default (active)")
     assert_no_error_box(page)
