@@ -6,11 +6,15 @@
                     keeping the aspect ratio, centre by centre of mass in 28x28
     preprocess:     both, for one image of a digit; it finds the ink on a coarse grid
                     first and tells specks from strokes only in the region around it
+    preprocess_placed: the same, with the Placement of the 28x28 input in the image
 
 Images without a digit (blank, all ink, a speck) raise NoDigitError.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -26,6 +30,7 @@ MIN_INK_PIXELS = 6
 MIN_EXTENT_PX = 4  # the ink's bounding box must be at least this long on its long side
 SPECK_THRESHOLD = 0.2  # ink above this forms the pieces that specks are told apart by
 WORK_SIZE = 80  # the crop is normalised at this resolution (4x the 20-pixel box)
+WORK_PAD = WORK_SIZE // 8  # background around the crop while it is normalised
 MNIST_STROKE = 2.8  # median MNIST stroke width, in pixels of the 28x28 image
 PEN_SKIP = 0.075  # a gap narrower than this share of the long side, in ink of several pieces,
 # is where the pen skipped: it is closed (as JOIN_GAP in numbers joins such pieces)
@@ -248,7 +253,7 @@ def _normalise_stroke(crop: np.ndarray) -> np.ndarray:
     """Rescale the crop so its long side is WORK_SIZE and thicken thin strokes to the
     width MNIST strokes have after the 20-pixel fit."""
     resized = _scaled(crop, WORK_SIZE / max(crop.shape))
-    pad = WORK_SIZE // 8
+    pad = WORK_PAD
     work = np.zeros((resized.shape[0] + 2 * pad, resized.shape[1] + 2 * pad), np.float32)
     work[pad:-pad, pad:-pad] = resized
     target = MNIST_STROKE * WORK_SIZE / FIT_BOX
@@ -309,12 +314,33 @@ def _centre_of_mass(image: np.ndarray) -> tuple[float, float]:
     return rows / total, cols / total
 
 
-def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> np.ndarray:
-    """to_mnist of an ink map that may be a part of a larger image (see _check_is_digit)."""
+@dataclass(frozen=True)
+class Placement:
+    """Where a 28x28 input lies in the image it was made from: the input's pixel edges
+    (row, col) fall on (top + row * row_scale, left + col * col_scale) in the image's pixels
+    (pixel edges too, so pixel r of the input spans [top + r * row_scale, top + (r + 1) *
+    row_scale)). The steps of to_mnist only crop, pad and scale each axis, so this one map
+    is all of them."""
+
+    top: float
+    left: float
+    row_scale: float
+    col_scale: float
+    image_shape: tuple[int, int]  # (height, width) of the image
+
+
+IDENTITY = Placement(0.0, 0.0, 1.0, 1.0, (28, 28))  # an input that is its own image
+
+
+def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> tuple[np.ndarray, Placement]:
+    """to_mnist of an ink map that may be a part of a larger image (see _check_is_digit),
+    and where the result lies in the map."""
     rows, cols = _check_is_digit(ink, image_pixels)
-    work = _normalise_stroke(ink[rows, cols])
-    rows, cols = _check_is_digit(work)
-    crop = work[rows, cols]
+    first = ink[rows, cols]
+    work = _normalise_stroke(first)
+    to_first = (first.shape[0] / (work.shape[0] - 2 * WORK_PAD), first.shape[1] / (work.shape[1] - 2 * WORK_PAD))
+    rows2, cols2 = _check_is_digit(work)
+    crop = work[rows2, cols2]
     height, width = crop.shape
     fitted = _scaled(crop, FIT_BOX / max(height, width))
     com_y, com_x = _centre_of_mass(fitted)
@@ -322,16 +348,32 @@ def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> np.ndarray:
     left = min(max(round(14 - com_x), 0), 28 - fitted.shape[1])
     out = np.zeros((28, 28), dtype=np.float32)
     out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted * np.float32(255)
-    return out
+    to_work = (height / fitted.shape[0], width / fitted.shape[1])
+    placement = Placement(
+        top=float(rows.start + (rows2.start - top * to_work[0] - WORK_PAD) * to_first[0]),
+        left=float(cols.start + (cols2.start - left * to_work[1] - WORK_PAD) * to_first[1]),
+        row_scale=to_work[0] * to_first[0], col_scale=to_work[1] * to_first[1],
+        image_shape=(ink.shape[0], ink.shape[1]))
+    return out, placement
 
 
 def to_mnist(ink: np.ndarray) -> np.ndarray:
     """Ink map -> float32 (28, 28) in 0..255, MNIST style."""
-    return _to_mnist(ink)
+    return _to_mnist(ink)[0]
+
+
+def preprocess_placed(source: ImageSource) -> tuple[np.ndarray, Placement]:
+    """preprocess, and the Placement of its result in the decoded image (decode_pixels'
+    pixels: upright, and reduced if the image was over decode.WORK_PIXELS)."""
+    ink = _scale_ink(_ink_signal(decode_pixels(source)))
+    region = _ink_region(ink)
+    out, placement = _to_mnist(_drop_specks(ink[region]), image_pixels=ink.size)
+    top = float(placement.top + (region[0].start or 0))
+    left = float(placement.left + (region[1].start or 0))
+    return out, dataclasses.replace(placement, top=top, left=left, image_shape=(ink.shape[0], ink.shape[1]))
 
 
 def preprocess(source: ImageSource) -> np.ndarray:
     """Any image of one digit -> float32 (28, 28), ink 0..255 on 0 background: exactly
     to_mnist(ink_map(image)), with specks looked for only in the region around the ink."""
-    ink = _scale_ink(_ink_signal(decode_pixels(source)))
-    return _to_mnist(_drop_specks(ink[_ink_region(ink)]), image_pixels=ink.size)
+    return preprocess_placed(source)[0]

@@ -18,8 +18,9 @@ import numpy as np
 
 from digitclf.errors import DigitclfError, ModelStoreError
 from digitclf.imaging.decode import ImageSource
-from digitclf.imaging.preprocess import preprocess
+from digitclf.imaging.preprocess import preprocess, preprocess_placed
 from digitclf.reading.allocator import keep_buffers_on_heap
+from digitclf.reading.explain import Explanation, explain_input, logits_net
 from digitclf.reading.number import read_number
 from digitclf.reading.results import DigitResult, NumberResult, digit_results
 from digitclf.runtime import Net, OnnxNet, run_batched
@@ -59,6 +60,25 @@ class Predictor:
     def predict_image(self, image: ImageSource) -> DigitResult:
         """One digit as a person delivers it: path, bytes, PIL image or array of any size."""
         return self.classify(preprocess(image)[None])[0]
+
+    def explain(self, image: ImageSource, against: int | None = None) -> Explanation:
+        """Which ink argued for the digit predict_image reads and which for the runner-up (or
+        the digit `against`), as a map over the 28x28 input and over the image itself
+        (digitclf/reading/explain.py says how). Raises as predict_image does."""
+        model_input, placement = preprocess_placed(image)
+        return explain_input(self._logits, model_input, against, placement)
+
+    def explain_input(self, model_input: np.ndarray, against: int | None = None) -> Explanation:
+        """explain for an input already prepared (float32 (28, 28), as classify takes them)."""
+        return explain_input(self._logits, model_input, against)
+
+    @functools.cached_property
+    def _logits(self) -> Net:
+        path = self.store.onnx_path(self.name)
+        if path is None:
+            raise ModelStoreError(f"model {self.name!r} has no ONNX translation (model.onnx), "
+                                  "which explanations need: publish it again to make one")
+        return logits_net(path)
 
     def read_number(self, image: ImageSource) -> NumberResult:
         """Several digits side by side, as one number: its text, digits and their boxes."""
