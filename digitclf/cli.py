@@ -187,12 +187,12 @@ def _run_predict(args) -> int:
         raise DigitclfError(f"no such file list: {args.files_from}")
     from tqdm import tqdm
 
+    from digitclf.reading.batch import read_many, record
     from digitclf.reading.predictor import load_predictor
 
     predictor = load_predictor(args.model)
     paths, to_predict = itertools.tee(_input_paths(args))
-    results: Iterator[Any] = (map(_read_number(predictor), to_predict) if args.number
-               else predictor.predict_images(to_predict))
+    results: Iterator[Any] = read_many(predictor, to_predict, numbers=args.number)
     bar = tqdm(total=_count_inputs(args), unit="image", disable=not sys.stderr.isatty(),
                file=sys.stderr, leave=False)
     failed = 0
@@ -201,12 +201,12 @@ def _run_predict(args) -> int:
         if isinstance(result, DigitclfError):
             failed += 1
             if args.json:
-                print(json.dumps({"path": str(path), "error": str(result)}), flush=True)
+                print(json.dumps(record(str(path), result)), flush=True)
             else:
                 bar.write(f"{path}: error: {result}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"path": str(path), **result.to_dict()}), flush=True)
+            print(json.dumps(record(str(path), result)), flush=True)
         elif args.number:
             print(f"{path}: {result.text}", flush=True)
         else:
@@ -214,16 +214,6 @@ def _run_predict(args) -> int:
             print(f"{path}: {label} ({_percent(result.confidence)})", flush=True)
     bar.close()
     return EXIT_FAILURE if failed else 0
-
-
-def _read_number(predictor):
-    """predictor.read_number, returning the DigitclfError instead of raising it."""
-    def read(path):
-        try:
-            return predictor.read_number(path)
-        except DigitclfError as e:
-            return e
-    return read
 
 
 # ----- evaluate --------------------------------------------------------------------------
