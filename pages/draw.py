@@ -28,6 +28,7 @@ from dashboard.common import (
     shown_picture,
     store,
 )
+from dashboard.my_digits import export_and_import
 from digitclf.errors import DigitclfError, ImageError, NoDigitError
 from digitclf.imaging.decode import decode_pixels
 from digitclf.reading.results import DigitResult
@@ -266,6 +267,7 @@ def draw_and_predict(name: str) -> None:
                 _result_panel(name, image, kind, strokes, problem)
         st.divider()
         _accuracy_row(name)
+        export_and_import()
 
 
 def main() -> None:

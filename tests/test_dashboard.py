@@ -316,6 +316,7 @@ def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
 def test_every_page_without_error_box(page, dashboard):
     for path, heading in (("", "Draw a digit"), ("evaluate", re.compile("^Evaluate")),
                           ("misclassified", re.compile("^Misclassified")),
+                          ("batch", "Read a batch of images"),
                           ("train", "Train a model"), ("models", "Models")):
         open_page(page, dashboard, path, heading=heading)
         assert_no_error_box(page)
@@ -641,4 +642,156 @@ def test_train_form_strength_follows_augmentation(page, dashboard):
     expect(handle).to_be_disabled()
     page.get_by_text("Augmentation", exact=True).click()
     expect(handle).to_be_enabled()
+    assert_no_error_box(page)
+
+
+def _batch_files(tmp_path, count: int = 6) -> tuple[list, dict[str, str]]:
+    """MNIST test digits as PNG scans (dark ink on white, 4x), a file that is no image, and
+    each digit file's true label."""
+    from digitclf.training.data import load_mnist
+
+    images, labels = load_mnist("test")
+    paths, truth = [], {}
+    for i in range(count):
+        path = tmp_path / f"scan-{i}.png"
+        Image.fromarray(255 - np.kron(images[i], np.ones((4, 4), np.uint8))).save(path)
+        paths.append(path)
+        truth[path.name] = str(labels[i])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    return [*paths, notes], truth
+
+
+def _download(page, button: str) -> str:
+    with page.expect_download() as download:
+        page.get_by_role("button", name=button).click()
+    return download.value.path().read_text()
+
+
+def test_batch_reads_uploads_into_a_table_to_filter_and_download(page, dashboard, tmp_path):
+    import csv
+    import io
+    import json
+
+    files, truth = _batch_files(tmp_path)
+    number, scan = _number_scan(tmp_path)  # two digits side by side: read in number mode
+    files.insert(-1, scan)
+    open_page(page, dashboard, "batch", heading="Read a batch of images")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(p) for p in files])
+    table = page.get_by_test_id("stDataFrame")
+    cells = table.locator("td[role=gridcell]")
+    expect(cells.filter(has_text="notes.txt")).to_have_count(1)  # the table, with every file
+    for name in truth:
+        expect(cells.filter(has_text=name)).to_have_count(1)
+    wait_idle(page)
+
+    rows = list(csv.DictReader(io.StringIO(_download(page, "Download CSV"))))
+    assert [r["file"] for r in rows] == [p.name for p in files]
+    assert list(rows[0]) == ["file", "reading", "confidence", "not_a_digit", "looks_like", "error"]
+    for row in rows[:-2]:
+        assert row["error"] == "", row
+        if dashboard.shipped_model:  # the tiny stand-in model reads less surely
+            assert row["reading"] == truth[row["file"]] and row["not_a_digit"] == "False", row
+            assert float(row["confidence"]) > 0.9, row
+    bad = rows[-1]
+    assert bad["reading"] == "" and bad["confidence"] == ""
+    assert re.search(r"not an image", bad["error"]), bad
+    records = json.loads(_download(page, "Download JSON"))
+    assert [r["path"] for r in records] == [p.name for p in files]
+    assert len(records[0]["probabilities"]) == 10 and "error" in records[-1]
+
+    # Only the errors: the table and the download hold the bad file alone.
+    page.get_by_role("radio", name="Errors (1)").click()
+    expect(cells.filter(has_text="scan-0.png")).to_have_count(0)
+    expect(cells.filter(has_text="notes.txt")).to_have_count(1)
+    wait_idle(page)
+    only = list(csv.DictReader(io.StringIO(_download(page, "Download CSV"))))
+    assert [r["file"] for r in only] == ["notes.txt"]
+
+    # Back to all; selecting the first row shows that image and what the model saw.
+    page.get_by_role("radio", name="All (8)").click()
+    expect(cells.filter(has_text="scan-0.png")).to_have_count(1)
+    wait_idle(page)
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + 35 + 17)  # the first row's selection box
+    page.get_by_text("scan-0.png", exact=True).and_(page.locator("strong")).wait_for()
+    page.get_by_text("The image", exact=True).wait_for()
+    expect(page.get_by_text(re.compile(r"^\d · \d+\.\d%$"))).to_have_count(1)
+
+    # As numbers: each file goes through read_number; a scan of one digit is a 1-digit number.
+    page.get_by_role("radio", name="A number each", exact=True).click()
+    page.get_by_text(re.compile(r"^8 images read as numbers\.")).wait_for()
+    wait_idle(page)
+    rows = list(csv.DictReader(io.StringIO(_download(page, "Download CSV"))))
+    assert [r["file"] for r in rows] == [p.name for p in files]
+    assert rows[-2]["error"] == "" and rows[-1]["error"] != ""
+    if dashboard.shipped_model:
+        assert rows[-2]["reading"] == number, rows[-2]
+        assert [r["reading"] for r in rows[:-2]] == list(truth.values())
+    assert_no_error_box(page)
+
+
+def test_my_digits_export_and_import(page, dashboard, tmp_path):
+    import csv
+    import io
+    import zipfile
+    from collections import Counter
+
+    from digitclf.training import mydigits
+    from digitclf.training.data import load_mnist
+
+    images, labels = load_mnist("test")
+    source = tmp_path / "elsewhere"  # another person's set, exported by the package
+    for i in range(10, 13):
+        mydigits.add(255 - images[i], int(labels[i]), source)
+    dataset = tmp_path / "their-digits.zip"
+    dataset.write_bytes(mydigits.export_zip(source))
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as archive:
+        archive.writestr("a.png", dataset.read_bytes()[:10])
+    kept = Counter(p.name[0] for p in mydigits.files(dashboard.my_digits))
+    before = sum(kept.values())
+
+    open_page(page, dashboard, "", heading="Draw a digit")
+    page.get_by_text("Export or import my digits").click()
+    uploader = page.get_by_test_id("stExpander").get_by_test_id("stFileUploaderDropzoneInput")
+    # A zip without labels.csv: a sentence, and nothing added.
+    uploader.set_input_files(str(broken))
+    page.get_by_role("button", name="Import broken.zip").click()  # named once it arrived
+    page.get_by_text(re.compile(r"^Nothing imported: the zip has no labels\.csv")).wait_for()
+    assert len(mydigits.files(dashboard.my_digits)) == before
+    # The good one: three drawings more, counted on the page and in the download.
+    uploader.set_input_files(str(dataset))
+    page.get_by_role("button", name="Import their-digits.zip").click()
+    page.get_by_text("Imported 3 drawings.").wait_for()
+    assert len(mydigits.files(dashboard.my_digits)) == before + 3
+    download_button = page.get_by_role("button", name=f"Download my digits ({before + 3} drawings)")
+    with page.expect_download() as download:
+        download_button.click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("labels.csv").decode())))
+        assert {r["file"] for r in rows} == {p.name for p in mydigits.files(dashboard.my_digits)}
+    assert Counter(r["label"] for r in rows) - kept == Counter(str(x) for x in labels[10:13])
+    assert_no_error_box(page)
+
+
+def test_why_this_digit_shows_the_evidence_and_follows_the_drawing(page, dashboard):
+    open_page(page, dashboard, "", heading="Draw a digit")
+    canvas(page).wait_for()
+    caption = _strokes_caption(page, 2)
+    draw_until(page, DIGIT_STROKES[7], caption)
+    read = metric_value(page, "Prediction", _result_row(page, caption))
+    why = page.get_by_test_id("stExpander").filter(has_text="Why this digit?")
+    why.get_by_text("Why this digit?", exact=True).click()
+    legend = why.get_by_text(re.compile(rf"^Red: ink that argued for {read}; blue: ink that argued for \d"))
+    legend.wait_for()
+    # the heat map over the 28x28 input and over the drawing, as real pictures
+    for name in ("Model input (28×28)", "On your image"):
+        picture = why.get_by_test_id("stImage").filter(has_text=name).locator("img")
+        expect(picture).to_have_count(1)
+        assert picture.evaluate("img => img.complete && img.naturalWidth") >= 168
+    # open, it follows each stroke
+    _clear(page)
+    draw_until(page, DIGIT_STROKES[1], _strokes_caption(page, 1))
+    why.get_by_text(re.compile(r"^Red: ink that argued for 1; ")).wait_for()
     assert_no_error_box(page)
