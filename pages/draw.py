@@ -28,6 +28,7 @@ from dashboard.common import (
     shown_picture,
     store,
 )
+from dashboard.explain import why_this_digit
 from dashboard.my_digits import export_and_import
 from digitclf.errors import DigitclfError, ImageError, NoDigitError
 from digitclf.imaging.decode import decode_pixels
@@ -184,6 +185,7 @@ def _result_panel(name: str, image, kind: str, strokes: int, problem: str | None
         probabilities, None if result is None else result.digit, height=240, refused=refused,
         title="How much it resembles each digit (not a reading)" if refused else ""),
         config={"displayModeBar": False}, key="draw_probs")
+    why_this_digit(predictor(name), None if result is None else image, key="draw_why")
     st.markdown("**Wrong?** Pick the right digit and keep the drawing for fine-tuning:")
     label = st.pills("The right digit", list(range(10)), key="correct_label", wrap=True,
                      label_visibility="collapsed", disabled=result is None)

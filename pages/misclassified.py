@@ -21,7 +21,9 @@ from dashboard.common import (
     no_model_message,
     page_setup,
     percent,
+    predictor,
 )
+from dashboard.explain import why_this_digit
 
 page_setup("pages/misclassified.py")
 
@@ -68,9 +70,9 @@ def _filters() -> tuple[list[int], list[int], tuple[float, float], str, int]:
     return [int(t) for t in true], [int(p) for p in pred], conf, sort, size
 
 
-def _details(ev, index: int) -> None:
+def _details(ev, index: int, name: str) -> None:
     """The dialog's content: the digit, what it is and what the model said, all ten
-    probabilities."""
+    probabilities, and why it read what it did (against the true digit)."""
     label = int(ev.labels[index])
     probs = ev.probabilities[index]
     pred = int(probs.argmax())
@@ -81,6 +83,7 @@ def _details(ev, index: int) -> None:
                 f"The true digit got {percent(probs[label], 1)}.")
     st.plotly_chart(charts.probabilities(probs, pred), key="mis_probs",
                     config={"displayModeBar": False})
+    why_this_digit(predictor(name), ev.images[index], key="mis_why", prepared=True, against=label)
 
 
 def main() -> None:
@@ -137,7 +140,7 @@ def main() -> None:
                           f"predicted {row.predicted}; click for all probabilities")
     if selected is not None and selected in set(shown["test_index"]):
         st.dialog("Misclassified test digit", width="medium", on_dismiss=_unselect)(_details)(
-            ev, int(selected))
+            ev, int(selected), name)
 
 
 with friendly_errors():
