@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -152,16 +153,22 @@ def _add_predict(sub) -> None:
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-def _input_paths(args) -> Iterator[Path]:
-    """The paths to predict, lazily: folders expand to their image files (sorted)."""
+def _input_paths(args) -> Iterator[tuple[Path, DigitclfError | None]]:
+    """The paths to predict, lazily: folders expand to their image files (sorted). Each comes
+    with the error known before reading it: a folder without image files is one."""
     listed: Iterable[Path] = args.files
     if args.files_from is not None:
         listed = itertools.chain(listed, _listed_paths(args.files_from))
     for path in listed:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not path.is_dir():
+            yield path, None
+        elif not os.access(path, os.R_OK | os.X_OK):
+            yield path, DigitclfError(f"cannot read the folder {path}: permission denied")
+        elif images := sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()):
+            yield from ((image, None) for image in images)
         else:
-            yield path
+            yield path, DigitclfError(f"no image files in the folder {path} (looked for "
+                                      f"{', '.join(sorted(IMAGE_SUFFIXES))})")
 
 
 def _listed_paths(source: Path) -> Iterator[Path]:
@@ -170,8 +177,11 @@ def _listed_paths(source: Path) -> Iterator[Path]:
     if str(source) == "-":
         yield from (Path(line.strip()) for line in sys.stdin if line.strip())
         return
-    with open(source) as stream:
-        yield from (Path(line.strip()) for line in stream if line.strip())
+    try:
+        with open(source) as stream:
+            yield from (Path(line.strip()) for line in stream if line.strip())
+    except (OSError, UnicodeDecodeError) as e:
+        raise DigitclfError(f"cannot read the file list {source}: {getattr(e, 'strerror', None) or e}") from None
 
 
 def _count_inputs(args) -> int | None:
@@ -191,12 +201,14 @@ def _run_predict(args) -> int:
     from digitclf.reading.predictor import load_predictor
 
     predictor = load_predictor(args.model)
-    paths, to_predict = itertools.tee(_input_paths(args))
-    results: Iterator[Any] = read_many(predictor, to_predict, numbers=args.number)
+    inputs, to_read = itertools.tee(_input_paths(args))
+    readable = (path for path, error in to_read if error is None)
+    results: Iterator[Any] = read_many(predictor, readable, numbers=args.number)
     bar = tqdm(total=_count_inputs(args), unit="image", disable=not sys.stderr.isatty(),
                file=sys.stderr, leave=False)
     failed = 0
-    for path, result in zip(paths, results):
+    for path, error in inputs:
+        result = error if error is not None else next(results)
         bar.update()
         if isinstance(result, DigitclfError):
             failed += 1
@@ -210,8 +222,10 @@ def _run_predict(args) -> int:
         elif args.number:
             print(f"{path}: {result.text}", flush=True)
         else:
-            label = result.digit if result.is_digit else f"not a digit (looks most like {result.digit})"
-            print(f"{path}: {label} ({_percent(result.confidence)})", flush=True)
+            # a refused reading gets no confidence: it would be the classifier's, in a digit it is not
+            label = (f"{result.digit} ({_percent(result.confidence)})" if result.is_digit
+                     else f"not a digit (looks most like {result.digit})")
+            print(f"{path}: {label}", flush=True)
     bar.close()
     return EXIT_FAILURE if failed else 0
 

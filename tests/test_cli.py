@@ -178,3 +178,26 @@ def test_predict_number_reads_a_postal_code(tmp_path):
     assert result.stdout.strip() == f"{path}: {text}"
     line = json.loads(run_cli("predict", "--number", "--json", str(path)).stdout)
     assert line["text"] == text and len(line["digits"]) == len(line["boxes"]) == 5
+
+
+def test_not_a_digit_is_said_once_without_a_confidence_in_the_digit_refused(tmp_path):
+    from digitclf.training import negatives
+
+    rng = np.random.default_rng(7)
+    paths = []
+    for i in range(8):
+        ink = negatives.scribble(rng) if i % 2 else negatives.shape(rng)
+        paths.append(tmp_path / f"mark{i}.png")
+        Image.fromarray(synth.ink_on_paper(ink)).save(paths[-1])
+    paths += [path for path, _ in _write_digits(tmp_path, [0, 1])]
+    answers = run_cli("predict", "--json", *map(str, paths)).stdout.splitlines()
+    lines = {line["path"]: line for line in map(json.loads, answers)}
+    plain = run_cli("predict", *map(str, paths)).stdout.splitlines()
+    refused = [line for line in lines.values() if "is_digit" in line and not line["is_digit"]]
+    assert refused and len(refused) < len(paths)
+    for text in plain:
+        path, _, said = text.partition(": ")
+        if lines[path].get("is_digit") is False:
+            assert said == f"not a digit (looks most like {lines[path]['digit']})"
+        elif "digit" in lines[path]:
+            assert said == f"{lines[path]['digit']} ({100 * lines[path]['confidence']:.2f}%)"

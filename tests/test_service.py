@@ -206,6 +206,46 @@ def test_decompression_bomb_is_refused(client):
     _check_error(response, 400, "bad_image", "more than the 40,000,000 allowed")
 
 
+def _encoded(image: Image.Image, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("path", ["/v1/digits", "/v1/numbers"])
+def test_each_kind_of_bad_image_gets_its_own_4xx(client, path):
+    png, jpeg = _drawing(4)[0], _drawing(5, "JPEG")[0]
+    cases = [
+        (b"", 400, "bad_image", "is empty (0 bytes)"),
+        (png[: len(png) // 2], 400, "bad_image", "cut short"),
+        (jpeg[: len(jpeg) // 2], 400, "bad_image", "cut short"),
+        (_encoded(Image.new("RGB", (2000, 2000), "white"), format="PDF"), 400, "bad_image", "PDF document"),
+        (_encoded(Image.new("L", (8000, 6000), 255), format="TIFF", compression="tiff_deflate"),
+         400, "bad_image", "more than the 40,000,000 allowed"),
+        (_png(np.zeros((1, 1), np.uint8)), 422, "no_digit", "too small"),
+    ]
+    for body, status, kind, words in cases:
+        _check_error(client.post(path, content=body, headers={"Content-Type": "image/png"}), status, kind, words)
+
+
+def test_cmyk_palette_and_rotated_photos_are_read_and_a_batch_keeps_going_past_bad_ones(client):
+    images, labels = load_mnist("test")
+    paper = [Image.fromarray(synth.ink_on_paper(synth.render(images[i]))) for i in range(3)]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: 'turn 90 degrees clockwise to view'
+    files = [("files", ("cmyk.jpg", _encoded(paper[0].convert("RGB").convert("CMYK"), format="JPEG"))),
+             ("files", ("empty.png", b"")),
+             ("files", ("palette.png", _encoded(paper[1].convert("P", palette=Image.Palette.ADAPTIVE), format="PNG"))),
+             ("files", ("cut.png", _drawing(3)[0][:100])),
+             ("files", ("photo.jpg", _encoded(paper[2].transpose(Image.Transpose.ROTATE_90),
+                                              format="JPEG", exif=exif)))]
+    response = client.post("/v1/digits/batch", files=files)
+    assert response.status_code == 200, response.text
+    cmyk, empty, palette, cut, photo = response.json()["results"]
+    assert [r["result"]["digit"] for r in (cmyk, palette, photo)] == labels[:3].tolist()
+    assert "is empty" in empty["error"]["detail"] and "cut short" in cut["error"]["detail"]
+
+
 def test_unknown_model_is_404(client):
     image = _drawing(0)[0]
     response = client.post("/v1/digits?model=no-such-model", content=image, headers={"Content-Type": "image/png"})

@@ -86,7 +86,10 @@ def _block_mean(array: np.ndarray) -> np.ndarray:
 
 def _ink_signal(image: np.ndarray) -> np.ndarray:
     """float32 (H, W): how much ink each pixel holds, about 0 on the background.
-    Raises NoDigitError for blank images."""
+    Raises NoDigitError for blank images and those too small to hold a digit."""
+    height, width = image.shape[:2]
+    if max(height, width) < MIN_EXTENT_PX:
+        raise NoDigitError(f"no digit found: the image is only {width}x{height} pixels, too small to hold one")
     if image.ndim == 3 and image.shape[2] == 4:
         alpha = to_unit(image[..., 3])
         if alpha.max() - alpha.min() >= MIN_CONTRAST:
