@@ -6,17 +6,19 @@
 SavedModel signature `serving_default`: `images` float32 (N, 28, 28), MNIST convention (ink
 0..255 on 0) -> `probabilities` float32 (N, 10); the ONNX graph has the input `image` and the
 same output. The version folder is written under a hidden temporary name and renamed into
-place when complete, so a watching server never sees half a model.
+place when complete, so a watching server never sees half a model. `export_zip` gives the
+same export as a zip to download (the dashboard's Models page).
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from digitclf.errors import DigitclfError, ModelStoreError, UsageError
 from digitclf.store.atomic import write_folder_atomically
-from digitclf.store.model_store import ModelStore
+from digitclf.store.model_store import ModelStore, zip_folder
 
 FORMATS = ("savedmodel", "onnx")
 SIGNATURE = "serving_default"
@@ -62,11 +64,19 @@ def write_onnx(model, path: Path) -> None:
     (path / "model.onnx").write_bytes(proto.SerializeToString())
 
 
+def _check_format(format: str) -> None:
+    if format not in FORMATS:
+        raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+
+
+def _write(model, format: str, path: Path) -> None:
+    (write_savedmodel if format == "savedmodel" else write_onnx)(model, path)
+
+
 def export_model(outdir: str | os.PathLike[str], model_name: str | None = None, format: str = "savedmodel",
                  version: int | None = None) -> Path:
     """Export the named (else the active) model to outdir/<version>/; returns that folder."""
-    if format not in FORMATS:
-        raise UsageError(f"unknown export format {format!r}: choose one of {', '.join(FORMATS)}")
+    _check_format(format)
     outdir = Path(outdir)
     if outdir.exists() and not outdir.is_dir():
         raise ExportError(f"{outdir} exists and is not a folder")
@@ -81,6 +91,18 @@ def export_model(outdir: str | os.PathLike[str], model_name: str | None = None, 
     if name is None:
         raise ModelStoreError(f"no model in {store.root}: train one with 'python -m digitclf train'")
     model = store.load(name)
-    write_folder_atomically(final, lambda tmp: (write_savedmodel if format == "savedmodel"
-                                                else write_onnx)(model, tmp))
+    write_folder_atomically(final, lambda tmp: _write(model, format, tmp))
     return final
+
+
+def export_zip(model_name: str, format: str = "savedmodel", store: ModelStore | None = None) -> bytes:
+    """The model exported as export_model writes it, as a zip holding NAME/1/...: unzipped
+    into a TensorFlow Serving or Triton model root, it is version 1 of the model NAME. The
+    export is written into a temporary folder, removed afterwards."""
+    _check_format(format)
+    model = (store or ModelStore()).load(model_name)
+    with tempfile.TemporaryDirectory(prefix="digitclf-export-") as tmp:
+        version = Path(tmp) / "1"
+        version.mkdir()
+        _write(model, format, version)
+        return zip_folder(Path(tmp), model_name)

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -137,6 +138,13 @@ class ModelStore:
         path = self.root / name / ONNX_FILE
         return path if path.is_file() else None
 
+    def zip(self, name: str) -> bytes:
+        """The model's folder as a zip: NAME/model.keras, NAME/model.onnx (where it has one)
+        and NAME/card.json, so that unzipped into a store it is that model again. A broken
+        model is refused (BrokenModelError)."""
+        self._usable(name)
+        return zip_folder(self.root / name, name, only=(MODEL_FILE, ONNX_FILE, CARD_FILE))
+
     # ----- the active model ----------------------------------------------------------
     def _chosen(self) -> str | None:
         """The name active.json holds, if it holds one."""
@@ -241,6 +249,18 @@ class ModelStore:
             if self._chosen() == name:
                 (self.root / ACTIVE_FILE).unlink(missing_ok=True)
             return self.active_name()
+
+
+def zip_folder(folder: Path, inside: str, only: Collection[str] | None = None) -> bytes:
+    """The files under `folder` (only those named in `only`, when given) as a zip in which
+    they lie under one folder, `inside`."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file()
+                   and (only is None or p.relative_to(folder).as_posix() in only))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, f"{inside}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
 
 
 # ----- claims: the names this process is writing ----------------------------------------------
