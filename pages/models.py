@@ -1,7 +1,8 @@
 """Models: every model in the store from its card, and the broken ones with why; make one
-active, delete one, and compare two side by side (metrics, per-digit scores, and the test
-digits they read differently). The store refuses to delete the active or the shipped model
-and to make a model far below a useful accuracy active; this page says why."""
+active, delete one, download one (its folder as a zip) or export it for a model server, and
+compare two side by side (metrics, per-digit scores, and the test digits they read
+differently). The store refuses to delete the active or the shipped model and to make a
+model far below a useful accuracy active; this page says why."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dashboard.common import (
     store,
     use_model,
 )
+from digitclf.convert.export import export_zip
 from digitclf.errors import DigitclfError, RefusedError
 from digitclf.store.card import ModelCard
 from digitclf.store.model_store import StoredModel
@@ -31,6 +33,8 @@ from digitclf.training.compare import compare, per_class, summary
 page_setup("pages/models.py")
 
 DISAGREEMENTS_SHOWN = 24
+EXPORT_FORMATS = {"savedmodel": "SavedModel (TensorFlow Serving)", "onnx": "ONNX (Triton, ONNX Runtime)"}
+EXPORT_KEY = "models_export"  # session state: the last export, (name, format, created_at, zip or error)
 
 
 def _table(cards: list[ModelCard], active: str | None) -> None:
@@ -91,18 +95,57 @@ def _delete(name: str) -> None:
         st.session_state["models_notice"] = ("error", sentence(e))
 
 
-def _actions(names: list[str], active: str | None) -> None:
-    """Make active and delete; `names` holds the broken models too (they can be deleted)."""
+def _actions(entries: list[StoredModel], active: str | None) -> None:
+    """Make active, download, delete and export; `entries` holds the broken models too (they
+    can be deleted)."""
+    names = [e.name for e in entries]
     current = chosen_model()
-    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    c1, c2, c3, c4 = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     name = c1.selectbox("Manage model", names, key="models_target",
                         index=names.index(current) if current in names else 0)
+    entry = entries[names.index(name)]
     c2.button("Make active", key="make_active", icon=":material/star:", on_click=_activate,
               args=(name,), disabled=name == active, width="stretch")
-    with c3.popover("Delete…", icon=":material/delete:", width="stretch"):
+    contents = (f"{name}'s folder as a zip: model.keras, model.onnx and card.json; unzipped "
+                "into a model store, it is this model again.")
+    c3.download_button(  # the zip is made when the button is pressed
+        "Download model", lambda: store().zip(name), f"{name}.zip", "application/zip",
+        key="model_download", icon=":material/download:", on_click="ignore", width="stretch",
+        disabled=entry.broken, help=entry.problem or contents)
+    with c4.popover("Delete…", icon=":material/delete:", width="stretch"):
         st.markdown(f"Delete **{name}** from the store? This cannot be undone.")
         st.button(f"Delete {name}", key="delete_model", type="primary", on_click=_delete,
                   args=(name,))
+    if entry.card is not None:
+        _export(name, entry.card)
+
+
+def _export(name: str, card: ModelCard) -> None:
+    """Export for a model server, as the command line's `digitclf export` does, as a zip:
+    made when asked (it loads TensorFlow and takes a few seconds), kept for the download."""
+    c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    fmt = c1.selectbox("Export for a model server", list(EXPORT_FORMATS), key="export_format",
+                       format_func=EXPORT_FORMATS.__getitem__)
+    wanted = (name, fmt, card.created_at)
+    if c2.button("Export", key="export_model", icon=":material/deployed_code:", width="stretch",
+                 help=f"Write {name} as a {EXPORT_FORMATS[fmt]} model into a zip of "
+                      f"{name}/1/: unzipped into the server's model folder, it is version 1."):
+        outcome: bytes | str
+        try:
+            with st.spinner(f"Exporting {name} as {EXPORT_FORMATS[fmt]}…"):
+                outcome = export_zip(name, fmt)
+        except (DigitclfError, OSError) as e:
+            outcome = sentence(f"{name} could not be exported as {EXPORT_FORMATS[fmt]}: {e}")
+        st.session_state[EXPORT_KEY] = (*wanted, outcome)
+    last = st.session_state.get(EXPORT_KEY)
+    ready = last[-1] if last is not None and last[:-1] == wanted else None  # for this choice
+    if isinstance(ready, str):
+        st.error(ready, icon=":material/error:")
+    zipped = ready if isinstance(ready, bytes) else None
+    c3.download_button(
+        f"Download {name}-{fmt}.zip" if zipped else "Download export", zipped or b"",
+        f"{name}-{fmt}.zip", "application/zip", key="export_download", icon=":material/download:",
+        on_click="ignore", width="stretch", disabled=zipped is None)
 
 
 def _comparison(cards: dict[str, ModelCard], names: list[str]) -> None:
@@ -214,7 +257,7 @@ def main() -> None:
         _broken(broken)
     if not entries:
         return
-    _actions([e.name for e in entries], active)
+    _actions(entries, active)
     if cards:
         st.divider()
         _comparison({c.name: c for c in cards}, [c.name for c in cards])

@@ -795,3 +795,60 @@ def test_why_this_digit_shows_the_evidence_and_follows_the_drawing(page, dashboa
     draw_until(page, DIGIT_STROKES[1], _strokes_caption(page, 1))
     why.get_by_text(re.compile(r"^Red: ink that argued for 1; ")).wait_for()
     assert_no_error_box(page)
+
+
+def test_models_page_downloads_a_model_and_exports_it(page, dashboard):
+    import io
+    import shutil
+    import zipfile
+
+    import onnxruntime
+
+    from digitclf.training.data import load_mnist
+
+    broken = dashboard.models / "dl-broken"
+    shutil.copytree(dashboard.models / "default", broken)
+    (broken / "model.onnx").write_bytes(b"cut short")
+
+    def choose(label: str, option: str) -> None:
+        page.get_by_test_id("stSelectbox").filter(has_text=label).click()
+        page.get_by_role("option", name=option, exact=True).click()
+        wait_idle(page)
+
+    def download(button: str) -> tuple[str, zipfile.ZipFile]:
+        with page.expect_download() as event:
+            page.get_by_role("button", name=button, exact=True).click()
+        return event.value.suggested_filename, zipfile.ZipFile(io.BytesIO(event.value.path().read_bytes()))
+
+    try:
+        open_page(page, dashboard, "models", heading="Models")
+        # the table fills its cells in after it appears, moving what is below it
+        cells = page.get_by_test_id("stDataFrame").locator("td[role=gridcell]")
+        expect(cells.filter(has_text=re.compile("^default$"))).to_have_count(1)
+        # A broken model offers neither.
+        choose("Manage model", "dl-broken")
+        expect(page.get_by_role("button", name="Download model", exact=True)).to_be_disabled()
+        expect(page.get_by_role("button", name="Export", exact=True)).to_have_count(0)
+        # The model's folder, file for file as in the store.
+        choose("Manage model", "default")
+        name, archive = download("Download model")
+        assert name == "default.zip"
+        assert sorted(archive.namelist()) == ["default/card.json", "default/model.keras", "default/model.onnx"]
+        for member in archive.namelist():
+            assert archive.read(member) == (dashboard.models / member).read_bytes()
+        # Exported as ONNX: made when asked, then downloaded; it reads as the stored model.
+        choose("Export for a model server", "ONNX (Triton, ONNX Runtime)")
+        expect(page.get_by_role("button", name="Download export", exact=True)).to_be_disabled()
+        page.get_by_role("button", name="Export", exact=True).click()
+        name, archive = download("Download default-onnx.zip")
+        assert name == "default-onnx.zip" and archive.namelist() == ["default/1/model.onnx"]
+        exported = onnxruntime.InferenceSession(archive.read("default/1/model.onnx"),
+                                                providers=["CPUExecutionProvider"])
+        stored = onnxruntime.InferenceSession(str(dashboard.models / "default" / "model.onnx"),
+                                              providers=["CPUExecutionProvider"])
+        images = load_mnist("test")[0][:50].astype(np.float32)
+        np.testing.assert_allclose(exported.run(None, {"image": images})[0],
+                                   stored.run(None, {"image": images})[0], atol=1e-5)
+        assert_no_error_box(page)
+    finally:
+        shutil.rmtree(broken, ignore_errors=True)
