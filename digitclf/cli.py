@@ -92,7 +92,7 @@ def _run_train(args) -> int:
     card = trained.card
     accuracy = _percent(card.test_accuracy) if card.test_accuracy is not None else "-"
     print(f"saved {args.name} to {path}: test accuracy {accuracy}, "
-          f"{card.epochs_run} epochs in {card.training_seconds:.0f} s")
+          f"{card.epochs_run} epoch{_s(card.epochs_run)} in {card.training_seconds:.0f} s")
     if card.accuracy_warning is not None:
         print(f"warning: {args.name} {card.accuracy_warning}: train on more examples or for more epochs",
               file=sys.stderr)

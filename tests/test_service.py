@@ -503,6 +503,7 @@ def test_serve_refuses_a_deadline_of_zero(option):
     result = run_cli("serve", "--port", str(_free_port()), option, "0", timeout=60)
     assert result.returncode == 2 and "must be more than 0 seconds" in result.stderr, result.stderr
 
+
 def test_models_names_the_broken_ones_and_a_broken_model_is_a_clear_404(store_env):
     from fastapi.testclient import TestClient
 
