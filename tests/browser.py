@@ -115,13 +115,23 @@ def dashboard(tmp_path_factory) -> Dashboard:
 
 
 @pytest.fixture(scope="session")
-def browser(dashboard):
+def chromium():
+    """Chromium driven by Playwright, one per test session: Playwright's sync API cannot be
+    started twice in one process while the first is running."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def browser(dashboard, chromium):
+    """The browser for dashboard tests (the dashboard is up first)."""
+    return chromium
 
 
 @pytest.fixture
@@ -177,6 +187,28 @@ DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
     0: [_ellipse(0.5, 0.5, 0.22, 0.34)],
     4: [[(0.58, 0.12), (0.22, 0.60), (0.78, 0.60)], [(0.60, 0.34), (0.60, 0.90)]],
 }
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`, then wait for the rerun. A click that
+    lands while the page is still re-rendering can close the list as it opens: open it again."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
+    item = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        box.click()
+        try:
+            item.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    item.click()
+    wait_idle(page)
+
+
+def image_uploader(page):
+    """The Draw page's image upload (not the "my digits" import beside it)."""
+    return (page.get_by_test_id("stFileUploader").filter(has_text="A photo or scan of")
+            .get_by_test_id("stFileUploaderDropzoneInput"))
 
 
 def canvas(page):

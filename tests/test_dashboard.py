@@ -12,7 +12,9 @@ from browser import (
     DIGIT_STROKES,
     assert_no_error_box,
     canvas,
+    choose,
     draw_until,
+    image_uploader,
     metric_value,
     number_strokes,
     open_page,
@@ -138,14 +140,14 @@ def test_upload_reads_a_scan(page, dashboard, tmp_path):
     Image.fromarray(scan).convert("RGB").save(path)
     open_page(page, dashboard, "", heading="Draw a digit")
     page.get_by_role("radio", name="Upload", exact=True).click()
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
+    image_uploader(page).set_input_files(str(path))
     caption = page.get_by_text("What the model saw (28×28) · upload")
     caption.wait_for()
     assert metric_value(page, "Prediction", _result_row(page, caption)) == str(labels[index])
     # Not an image: a sentence, not an exception.
     bad = tmp_path / "notes.png"
     bad.write_bytes(b"this is not a picture")
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    image_uploader(page).set_input_files(str(bad))
     page.get_by_text(re.compile("not an image|cannot be decoded")).wait_for()
     assert_no_error_box(page)
 
@@ -193,8 +195,7 @@ def test_misclassified_filters_and_pages(page, dashboard):
     confidences = [int(t.split("· ")[1][:-1]) for t in tiles.all_inner_texts()]
     assert confidences == sorted(confidences, reverse=True)
     # Page through them, 18 a page.
-    page.get_by_test_id("stSelectbox").filter(has_text="Per page").click()
-    page.get_by_role("option", name="18", exact=True).click()
+    choose(page, "Per page", "18")
     pages = -(-errors // 18)
     page.get_by_text(f"page 1 of {pages}", exact=True).wait_for()
     expect(tiles).to_have_count(min(errors, 18))
@@ -222,10 +223,8 @@ def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
         page.get_by_role("textbox", name="Model name").fill(name)
         page.get_by_role("spinbutton", name="Epochs").fill("1")
         page.get_by_role("spinbutton", name="Training examples (0 = all)").fill(str(examples))
-        page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
-        page.get_by_role("option", name="mlp", exact=True).click()
-        page.get_by_test_id("stSelectbox").filter(has_text="Batch size").click()
-        page.get_by_role("option", name="32", exact=True).click()
+        choose(page, "Architecture", "mlp")
+        choose(page, "Batch size", "32")
 
     def start_too_small_run(steps: int) -> None:
         """Start a run too short to learn: the page says so first, and starts it when asked again."""
@@ -285,9 +284,7 @@ def test_train_cancel_then_train_to_the_end(page, dashboard, browser):
     }""", timeout=30_000)
 
     def manage(name: str) -> None:
-        page.get_by_test_id("stSelectbox").filter(has_text="Manage model").click()
-        page.get_by_role("option", name=name, exact=True).click()
-        wait_idle(page)
+        choose(page, "Manage model", name)
 
     def delete(name: str) -> None:
         page.get_by_role("button", name="Delete…").click()
@@ -574,7 +571,7 @@ def _number_scan(tmp_path) -> tuple[str, object]:
 def test_uploads_show_the_image_and_are_limited(page, dashboard, tmp_path):
     text, scan = _number_scan(tmp_path)
     open_page(page, dashboard, "", heading="Draw a digit")
-    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    uploader = image_uploader(page)
     # One digit: the image itself next to what was read.
     page.get_by_role("radio", name="Upload", exact=True).click()
     digit = tmp_path / "digit.png"
@@ -601,7 +598,7 @@ def test_uploads_show_the_image_and_are_limited(page, dashboard, tmp_path):
     # A number from a file, shown with what was read.
     page.get_by_role("radio", name="A number", exact=True).click()
     page.get_by_text("Upload a photo or scan of a number").wait_for()
-    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(scan))
+    image_uploader(page).set_input_files(str(scan))
     page.get_by_text(re.compile(r"^Your upload with what was read")).wait_for()
     if dashboard.shipped_model:
         assert metric_value(page, "Number") == text
@@ -810,10 +807,6 @@ def test_models_page_downloads_a_model_and_exports_it(page, dashboard):
     shutil.copytree(dashboard.models / "default", broken)
     (broken / "model.onnx").write_bytes(b"cut short")
 
-    def choose(label: str, option: str) -> None:
-        page.get_by_test_id("stSelectbox").filter(has_text=label).click()
-        page.get_by_role("option", name=option, exact=True).click()
-        wait_idle(page)
 
     def download(button: str) -> tuple[str, zipfile.ZipFile]:
         with page.expect_download() as event:
@@ -826,18 +819,18 @@ def test_models_page_downloads_a_model_and_exports_it(page, dashboard):
         cells = page.get_by_test_id("stDataFrame").locator("td[role=gridcell]")
         expect(cells.filter(has_text=re.compile("^default$"))).to_have_count(1)
         # A broken model offers neither.
-        choose("Manage model", "dl-broken")
+        choose(page, "Manage model", "dl-broken")
         expect(page.get_by_role("button", name="Download model", exact=True)).to_be_disabled()
         expect(page.get_by_role("button", name="Export", exact=True)).to_have_count(0)
         # The model's folder, file for file as in the store.
-        choose("Manage model", "default")
+        choose(page, "Manage model", "default")
         name, archive = download("Download model")
         assert name == "default.zip"
         assert sorted(archive.namelist()) == ["default/card.json", "default/model.keras", "default/model.onnx"]
         for member in archive.namelist():
             assert archive.read(member) == (dashboard.models / member).read_bytes()
         # Exported as ONNX: made when asked, then downloaded; it reads as the stored model.
-        choose("Export for a model server", "ONNX (Triton, ONNX Runtime)")
+        choose(page, "Export for a model server", "ONNX (Triton, ONNX Runtime)")
         expect(page.get_by_role("button", name="Download export", exact=True)).to_be_disabled()
         page.get_by_role("button", name="Export", exact=True).click()
         name, archive = download("Download default-onnx.zip")

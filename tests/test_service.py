@@ -375,12 +375,9 @@ def test_a_bad_key_file_is_a_usage_error(tmp_path, content, env, words):
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc"])
-def test_docs_pages_work_without_internet(server, path):
-    from browser import CHROMIUM, CHROMIUM_ARGS
-    from playwright.sync_api import expect, sync_playwright
+def test_docs_pages_work_without_internet(server, path, chromium):
+    from playwright.sync_api import expect
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     outside: list[tuple[str, str]] = []
 
     def local_only(route) -> None:
@@ -390,18 +387,16 @@ def test_docs_pages_work_without_internet(server, path):
             outside.append((route.request.resource_type, route.request.url))
             route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.route("**/*", local_only)
-            page.goto(f"{server}{path}")
-            for operation in OPERATIONS:
-                expect(page.get_by_text(operation, exact=True).first).to_be_visible(timeout=60_000)
-            if path == "/docs":
-                expect(page.get_by_text("/v1/digits/batch", exact=True)).to_be_visible()
-        finally:
-            browser.close()
+    page = chromium.new_page()
+    try:
+        page.route("**/*", local_only)
+        page.goto(f"{server}{path}")
+        for operation in OPERATIONS:
+            expect(page.get_by_text(operation, exact=True).first).to_be_visible(timeout=60_000)
+        if path == "/docs":
+            expect(page.get_by_text("/v1/digits/batch", exact=True)).to_be_visible()
+    finally:
+        page.close()
     # Scripts, styles and fonts all come from the server; ReDoc's "by Redocly" logo alone is remote.
     assert [(kind, url) for kind, url in outside if kind != "image"] == []
 
