@@ -189,19 +189,25 @@ DIGIT_STROKES: dict[int, list[list[tuple[float, float]]]] = {
 }
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label`, then wait for the rerun. A click that
-    lands while the page is still re-rendering can close the list as it opens: open it again."""
-    box = page.get_by_test_id("stSelectbox").filter(has_text=label)
-    item = page.get_by_role("option", name=option, exact=True)
+def reveal(page, opener, target) -> None:
+    """Click `opener` (a selectbox, a popover) until `target` shows, then click `target`. A
+    click that lands while the page is still re-rendering can be lost: open it again."""
     for _ in range(3):
-        box.click()
+        if target.is_visible():
+            break
+        opener.click()
         try:
-            item.wait_for(timeout=10_000)
+            target.wait_for(timeout=10_000)
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
-    item.click()
+    target.click()
+
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label`, then wait for the rerun."""
+    reveal(page, page.get_by_test_id("stSelectbox").filter(has_text=label),
+           page.get_by_role("option", name=option, exact=True))
     wait_idle(page)
 
 
