@@ -193,6 +193,7 @@ def reveal(page, opener, target) -> None:
     """Click `opener` (a selectbox, a popover) until `target` shows, then click `target`. A
     click that lands while the page is still re-rendering can be lost: open it again."""
     for _ in range(3):
+        wait_idle(page)  # a rerun's stale copies of the page's elements are gone
         if target.is_visible():
             break
         opener.click()

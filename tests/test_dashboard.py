@@ -819,7 +819,7 @@ def test_models_page_downloads_a_model_and_exports_it(page, dashboard):
     try:
         open_page(page, dashboard, "models", heading="Models")
         # the table fills its cells in after it appears, moving what is below it
-        cells = page.get_by_test_id("stDataFrame").locator("td[role=gridcell]")
+        cells = page.get_by_test_id("stDataFrame").first.locator("td[role=gridcell]")  # the store's table
         expect(cells.filter(has_text=re.compile("^default$"))).to_have_count(1)
         # A broken model offers neither.
         choose(page, "Manage model", "dl-broken")
