@@ -339,6 +339,22 @@ def test_each_key_opens_the_api(guarded):
             assert c.get("/docs", headers={"authorization": f"bearer {key}"}).status_code == 200
 
 
+def test_the_openapi_document_says_what_the_guards_do(guarded, client):
+    with httpx.Client(base_url=guarded.url, timeout=60) as c:
+        document = c.get("/openapi.json", headers=_auth(KEYS[0])).json()
+    assert document["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http", "scheme": "bearer", "description": "one of the keys in `serve --api-keys FILE`"}
+    assert document["security"] == [{"apiKey": []}]
+    assert document["paths"]["/healthz"]["get"]["security"] == []
+    digits = document["paths"]["/v1/digits"]["post"]["responses"]
+    assert {"401", "408"} <= set(digits) and "401" in document["paths"]["/v1/models"]["get"]["responses"]
+    # Without keys: no scheme, no 401; a body can still be too slow.
+    plain = client.get("/openapi.json").json()
+    assert "securitySchemes" not in plain.get("components", {}) and "security" not in plain
+    assert "408" in plain["paths"]["/v1/numbers"]["post"]["responses"]
+    assert "401" not in plain["paths"]["/v1/digits"]["post"]["responses"]
+
+
 def test_keys_never_reach_the_log(guarded):
     with httpx.Client(base_url=guarded.url, timeout=60) as c:
         for key in (*KEYS, WRONG_KEY):

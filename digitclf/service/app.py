@@ -32,7 +32,7 @@ from digitclf import __version__
 from digitclf.errors import BrokenModelError, DigitclfError, ImageError, ModelStoreError, NoDigitError
 from digitclf.reading.predictor import Predictor
 from digitclf.reading.results import DigitResult
-from digitclf.service.auth import ApiKeyMiddleware
+from digitclf.service.auth import OPEN_PATHS, ApiKeyMiddleware
 from digitclf.service.batching import ImageBatcher
 from digitclf.service.deadlines import BODY_TIMEOUT, BodyDeadlineMiddleware
 from digitclf.service.limits import BodyLimitMiddleware
@@ -224,4 +224,35 @@ def create_app(model_name: str | None = None, threads: int | None = None,
     async def health() -> HealthResponse:
         return HealthResponse(status="ok", model=predictors.default.name)
 
+    _document_guards(app, keys=bool(api_keys))
     return app
+
+
+def _document_guards(app: FastAPI, keys: bool) -> None:
+    """Say in the OpenAPI document what the middlewares do, which FastAPI cannot see: every
+    request body may be answered 408 (too slow), and with keys every path but OPEN_PATHS needs
+    a bearer key (401 without one)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+        if keys:
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
+                "type": "http", "scheme": "bearer", "description": "one of the keys in `serve --api-keys FILE`"}
+            schema["security"] = [{"apiKey": []}]
+        for path, operations in schema["paths"].items():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                if "requestBody" in operation:
+                    responses["408"] = {"description": "the request body arrived too slowly", "content": error}
+                if keys and path in OPEN_PATHS:
+                    operation["security"] = []
+                elif keys:
+                    responses["401"] = {"description": "no API key, or a wrong one", "content": error}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
