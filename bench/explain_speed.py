@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
+from latency import median_ms  # bench/ is the script's folder, first on sys.path
 
 from digitclf.reading.explain import MASKS
 from digitclf.reading.predictor import Predictor, load_predictor
@@ -27,16 +27,6 @@ from digitclf.training import synth
 from digitclf.training.data import load_mnist
 
 IG_STEPS = 32
-
-
-def median_ms(call: Callable[[], object], repeats: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def integrated_gradients(predictor: Predictor) -> Callable[[np.ndarray], np.ndarray]:

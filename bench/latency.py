@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,7 +26,8 @@ from digitclf.training import synth
 from digitclf.training.data import load_mnist
 
 
-def median_ms(call, repeats: int) -> float:
+def median_ms(call: Callable[[], object], repeats: int) -> float:
+    """The median of `repeats` timed calls in milliseconds, after one warm-up call."""
     call()  # warm-up
     times = []
     for _ in range(repeats):

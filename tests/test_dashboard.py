@@ -52,6 +52,15 @@ def _read_drawing(page, digit: int) -> tuple[str, float]:
     return metric_value(page, "Prediction", _result_row(page, caption)), seconds
 
 
+def _read_number(page, digits: str) -> str:
+    """Write the digits side by side on the number pad; the displayed number."""
+    strokes = number_strokes(digits)
+    caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes?$"))
+    lifted = draw_until(page, strokes, caption)
+    print(f"\nnumber {digits}: pen up -> shown in {time.perf_counter() - lifted:.2f} s")
+    return metric_value(page, "Number", _result_row(page, caption))
+
+
 def test_draw_digits_and_read_them(page, dashboard):
     open_page(page, dashboard, "", heading="Draw a digit")
     canvas(page).wait_for()
@@ -90,19 +99,12 @@ def test_number_mode_reads_several_digits(page, dashboard):
     assert box["width"] > 2.5 * box["height"], box  # the wide pad
     expect(canvas(page)).to_have_count(1)
 
-    def number_shown(digits: str) -> str:
-        strokes = number_strokes(digits)
-        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes?$"))
-        lifted = draw_until(page, strokes, caption)
-        print(f"\nnumber {digits}: pen up -> shown in {time.perf_counter() - lifted:.2f} s")
-        return metric_value(page, "Number", _result_row(page, caption))
-
     # Separate strokes well apart: a 1 and a 7; then, on a cleared pad, 1 1 0.
-    assert number_shown("17") == "17"
+    assert _read_number(page, "17") == "17"
     if dashboard.shipped_model:  # the tiny stand-in model reads a 0 less surely
         page.locator('button[title="Reset canvas & history"]').click()
         page.get_by_text("Write a number").wait_for()
-        assert number_shown("110") == "110"
+        assert _read_number(page, "110") == "110"
     # The drawing with the boxes, and one 28x28 model input per digit.
     page.get_by_text("What was read: each digit's box, digit and confidence").wait_for()
     expect(page.get_by_text(re.compile(r"^\d · \d+\.\d%$"))).to_have_count(
@@ -478,10 +480,7 @@ def test_not_a_digit_is_said_once_and_the_number_reading_fits_a_desktop(browser,
         # A number: its reading shows without scrolling on a 1400x900 window.
         page.get_by_role("radio", name="A number", exact=True).click()
         page.get_by_text("Write a number").wait_for()
-        strokes = number_strokes("17")
-        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes$"))
-        draw_until(page, strokes, caption)
-        assert metric_value(page, "Number") == "17"
+        assert _read_number(page, "17") == "17"
         for label in ("Number", "Confidence"):
             assert_on_screen(page, _metric(page, label))
         assert_no_error_box(page)
@@ -524,10 +523,7 @@ def test_phone_sees_the_reading_beside_the_pad(browser, dashboard):
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
         assert box["width"] > 3 * box["height"], box  # the wide pad's shape, shrunk
         assert pad.evaluate("c => c.width") >= 840  # its pixels are the pad's own
-        strokes = number_strokes("17")
-        caption = page.get_by_text(re.compile(rf"^\d+ digits? · {len(strokes)} strokes$"))
-        draw_until(page, strokes, caption)
-        assert metric_value(page, "Number") == "17"
+        assert _read_number(page, "17") == "17"
         assert_on_screen(page, _metric(page, "Number"))
         assert_no_error_box(page)
     finally:
