@@ -18,6 +18,10 @@ ink on paper or a ballpoint photo (synth.ENCODINGS). On the same model and image
 and a summary against the targets. The same --seed draws the same images every run.
 
     python bench/realworld.py [--count 2000] [--numbers 250] [--negatives 384] [--seed 0] [--model NAME]
+                              [--split benchmark]
+
+`--split validation` runs the same on the validation families: the place to tune and choose, so
+that the benchmark families are read once, at the end.
 """
 
 from __future__ import annotations
@@ -203,12 +207,14 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=384, help="letters, and shapes and scribbles (default 384)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default=None, help="model name in the store (default: the active model)")
+    parser.add_argument("--split", default="benchmark", choices=("benchmark", "validation"),
+                        help="font families to draw with (default benchmark; tune on validation)")
     args = parser.parse_args()
 
     predictor = load_predictor(args.model)
-    fonts = handwriting.fonts("benchmark")
+    fonts = handwriting.fonts(args.split)
     started = time.perf_counter()
-    print(f"model {predictor.name!r}, seed {args.seed}, benchmark fonts: {', '.join(map(family, fonts))}")
+    print(f"model {predictor.name!r}, seed {args.seed}, {args.split} fonts: {', '.join(map(family, fonts))}")
 
     d = single_digits(predictor, fonts, args.count, args.seed)
     print(f"\n1. single digits: {len(d['ours'])} ({time.perf_counter() - started:.0f} s)")

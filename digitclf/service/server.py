@@ -6,6 +6,7 @@ first, so a typo fails at once with a clear message instead of in every process.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -20,31 +21,35 @@ from digitclf.store.model_store import ModelStore
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-# How serve() configures the worker processes (uvicorn starts each afresh).
-_MODEL_ENV, _THREADS_ENV = "DIGITCLF_SERVE_MODEL", "DIGITCLF_SERVE_THREADS"
-_KEYS_ENV, _TIMEOUTS_ENV = "DIGITCLF_SERVE_API_KEYS", "DIGITCLF_SERVE_TIMEOUTS"
+# uvicorn starts each worker process afresh from an import string, so serve() hands them its
+# choices as one JSON object in the environment: plumbing between serve() and its own processes,
+# not a setting (settings.py reads those).
+_WORKER_ENV = "_DIGITCLF_WORKER"
 
 
-def _timeouts() -> tuple[float, float]:
-    header, body = os.environ[_TIMEOUTS_ENV].split()
-    return float(header), float(body)
+def _worker_config() -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(os.environ[_WORKER_ENV])
+    return config
 
 
 def worker_app() -> FastAPI:
-    """The app of one server process, configured by serve() through the environment."""
+    """The app of one server process, configured by serve()."""
     from digitclf.service.app import create_app
 
-    keys_file = os.environ.get(_KEYS_ENV)
-    return create_app(os.environ[_MODEL_ENV], int(os.environ[_THREADS_ENV]),
-                      api_keys=load_api_keys(Path(keys_file)) if keys_file else None, body_timeout=_timeouts()[1])
+    config = _worker_config()
+    keys_file = config["api_keys_file"]
+    return create_app(config["model"], config["threads"],
+                      api_keys=load_api_keys(Path(keys_file)) if keys_file else None,
+                      body_timeout=config["body_timeout"])
 
 
 class WorkerProtocol(DeadlineProtocol):
     """The HTTP protocol of a server process: DeadlineProtocol with the deadlines serve() was given."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        header, body = _timeouts()
-        super().__init__(*args, header_timeout=header, body_timeout=body, **kwargs)
+        config = _worker_config()
+        super().__init__(*args, header_timeout=config["header_timeout"], body_timeout=config["body_timeout"],
+                         **kwargs)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, model_name: str | None = None,
@@ -72,12 +77,10 @@ def serve(host: str = "127.0.0.1", port: int = 8000, model_name: str | None = No
         raise ModelStoreError(f"no model in {store.root}: train one with 'python -m digitclf train'")
     store.path(name)  # an unknown name fails here, before any process starts
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
-    os.environ[_MODEL_ENV], os.environ[_THREADS_ENV] = name, str(threads)
-    os.environ[_TIMEOUTS_ENV] = f"{header_timeout!r} {body_timeout!r}"
-    if keys_file:
-        os.environ[_KEYS_ENV] = str(keys_file.absolute())
-    else:
-        os.environ.pop(_KEYS_ENV, None)
+    os.environ[_WORKER_ENV] = json.dumps({
+        "model": name, "threads": threads, "header_timeout": header_timeout, "body_timeout": body_timeout,
+        "api_keys_file": str(keys_file.absolute()) if keys_file else None,
+    })
     guard = f"; {len(keys)} API key(s) from {keys_file} required" if keys_file else ""
     print(f"digitclf: serving model {name!r} on http://{host}:{port} (API docs at /docs){guard}", flush=True)
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers,
