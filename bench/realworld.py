@@ -33,13 +33,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import drawn  # bench/ is the script's folder, first on sys.path
 import numpy as np
+import read_numbers
 from PIL import Image
-from scipy import ndimage
 
 from digitclf.errors import NoDigitError
 from digitclf.imaging.decode import decode_image
-from digitclf.imaging.preprocess import ink_map, to_mnist
 from digitclf.reading.predictor import Predictor, load_predictor
 from digitclf.training import handwriting, negatives, synth
 from digitclf.training.data import load_mnist
@@ -58,29 +58,9 @@ def family(font: Path) -> str:
     return font.stem.removesuffix("-latin-400-normal")
 
 
-def grey_ink(image: np.ndarray) -> np.ndarray:
-    """Ink as bright on dark, the plain way: alpha if transparent, else inverted luminance."""
-    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < image[..., 3].max():
-        return image[..., 3]
-    grey = image if image.ndim == 2 else image[..., :3] @ np.array([0.299, 0.587, 0.114])
-    return 1.0 - grey if np.median(grey) > 0.5 else grey
-
-
 def textbook(image: np.ndarray) -> np.ndarray:
     """The MNIST recipe alone: ink box, fit in 20x20, centre of mass at the centre of 28x28."""
-    ink = grey_ink(decode_image(image)).astype(np.float32)
-    mask = ink > 0.5 * ink.max()
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    scale = 20 / max(crop.shape)
-    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    fitted = np.asarray(Image.fromarray(crop).resize(size, Image.BOX))
-    cy, cx = ndimage.center_of_mass(fitted)
-    out = np.zeros((28, 28), np.float32)
-    top = int(np.clip(round(14 - cy), 0, 28 - fitted.shape[0]))
-    left = int(np.clip(round(14 - cx), 0, 28 - fitted.shape[1]))
-    out[top : top + fitted.shape[0], left : left + fitted.shape[1]] = fitted
-    return out / max(out.max(), 1e-6) * 255.0
+    return drawn.textbook(decode_image(image))
 
 
 def read_digit(predictor: Predictor, image: np.ndarray) -> tuple[int, bool, float]:
@@ -90,21 +70,6 @@ def read_digit(predictor: Predictor, image: np.ndarray) -> tuple[int, bool, floa
     except NoDigitError:
         return -1, True, 0.0
     return result.digit, not result.is_digit, result.confidence
-
-
-def naive_read(predictor: Predictor, image: np.ndarray) -> str:
-    """The reference: one digit per 8-connected component of the ink, left to right."""
-    ink = ink_map(decode_image(image))
-    labels, _ = ndimage.label(ink > 0, structure=np.ones((3, 3), dtype=bool))
-    pieces = sorted(enumerate(ndimage.find_objects(labels), start=1), key=lambda item: item[1][1].start)
-    inputs = []
-    for label, (rows, cols) in pieces:
-        crop = np.where(labels[rows, cols] == label, ink[rows, cols], 0.0)
-        try:
-            inputs.append(to_mnist(np.pad(crop, max(crop.shape) // 2 + 1)))
-        except NoDigitError:
-            continue
-    return "".join(str(d) for d in predictor.predict(np.stack(inputs)).argmax(axis=1)) if inputs else ""
 
 
 def place(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -177,7 +142,8 @@ def numbers(predictor: Predictor, fonts: list[Path], count: int, seed: int) -> t
                 cut[y : y + h, x : x + w] = ink[y : y + h, x : x + w]
             singles = [read_digit(predictor, encode(cut, rng))[0] for cut in alone]  # no short cut: same rng use
             alone_right = "".join(map(str, singles)) == text
-            rows.append((spacing, name, read == text, naive_read(predictor, image) == text, alone_right, confidence))
+            naive_right = read_numbers.naive_read(predictor, image) == text
+            rows.append((spacing, name, read == text, naive_right, alone_right, confidence))
     keys = ("spacing", "encoding", "ours", "naive", "alone", "confidence")
     return {key: np.array(column) for key, column in zip(keys, zip(*rows))}, seconds
 

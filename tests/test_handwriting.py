@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from digitclf.training import handwriting as hw
-from digitclf.training import synth
+from digitclf.training import strokes, synth
 
 README = hw.FONT_DIR.parent / "README.md"
 LICENSES = hw.FONT_DIR.parent / "licenses"
@@ -146,3 +146,36 @@ def test_a_one_with_a_long_flag_is_a_one(default_predictor, font):
     results = [default_predictor.predict_image(synth.ink_on_paper(hw.render_char(hw.FONT_DIR / font, "1", rng)))
                for _ in range(20)]
     assert sum(r.digit == 1 and r.is_digit for r in results) >= 19, [(r.digit, r.is_digit) for r in results]
+
+
+def test_strokes_draw_a_flagged_one_and_a_flat_barred_seven():
+    """The 1's top is its highest ink with the flag below it on the left; the 7's top row is a
+    bar at least a third as wide as the 7 is tall. Seeded: the same generator draws the same ink."""
+    for seed in range(20):
+        one = strokes.one(np.random.default_rng(seed))
+        top_cols = np.flatnonzero(one[0] > 0.5)
+        assert one.shape[0] > 2 * one.shape[1] * 0.8 or top_cols.mean() > one.shape[1] / 2  # flag on the left
+        left_rows = np.flatnonzero(one[:, : max(1, one.shape[1] // 4)].max(axis=1) > 0.5)
+        assert left_rows.min() > 0.05 * one.shape[0]  # the flag's start hangs below the top
+        seven = strokes.seven(np.random.default_rng(seed))
+        upper = seven[: max(2, seven.shape[0] // 8)].max(axis=0) > 0.5
+        assert upper.sum() >= seven.shape[0] / 3
+        assert np.array_equal(strokes.one(np.random.default_rng(seed)), one)
+    with pytest.raises(ValueError, match="not '4'"):
+        strokes.draw("4", np.random.default_rng(0))
+
+
+def test_training_sets_draw_some_ones_and_sevens_by_strokes_and_validation_none(monkeypatch):
+    drawn: list[str] = []
+
+    def spy(char: str, rng: np.random.Generator) -> np.ndarray:
+        drawn.append(char)
+        return strokes.one(rng) if char == "1" else strokes.seven(rng)
+
+    monkeypatch.setattr(hw.strokes, "draw", spy)
+    hw.digit_set("validation", 100, seed=0, cache_dir=None)
+    assert drawn == []
+    x, y = hw.digit_set("train", 100, seed=0, cache_dir=None)
+    assert set(drawn) == {"1", "7"} and 2 <= len(drawn) <= 16  # of the 20 ones and sevens, STROKE_SHARE
+    assert np.array_equal(x, hw.digit_set("train", 100, seed=0, cache_dir=None)[0])
+

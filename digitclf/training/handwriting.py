@@ -22,11 +22,12 @@ from digitclf.errors import NoDigitError
 from digitclf.imaging.preprocess import preprocess, stroke_width
 from digitclf.settings import REPO_ROOT
 from digitclf.store.atomic import replace_atomically
-from digitclf.training import synth
+from digitclf.training import strokes, synth
 
 FONT_DIR = REPO_ROOT / "data" / "fonts" / "handwriting"
 CACHE_DIR = REPO_ROOT / "data" / "cache"  # digit_set's results, as .npz
-VERSION = 1  # bump whenever rendering changes: cached digit sets are keyed by it
+VERSION = 3  # bump whenever rendering changes: cached digit sets are keyed by it
+STROKE_SHARE = 0.5  # of the training split's 1s and 7s, drawn by training.strokes instead of a typeface
 DIGITS = "0123456789"
 _MEASURE_SIZE = 200  # font size at which a font's digit height is measured
 LEAN = (-20.0, 25.0)  # vary keeps a glyph's lean (degrees right of upright) within these
@@ -219,6 +220,10 @@ def render_char(font: Path, char: str, rng: np.random.Generator, canvas: tuple[i
     ink = vary(glyph(font, char), rng, strength)
     if ink.size == 0:
         raise ValueError(f"{char!r} draws no ink")
+    return _place(ink, rng, canvas)
+
+
+def _place(ink: np.ndarray, rng: np.random.Generator, canvas: tuple[int, int]) -> np.ndarray:
     canvas_h, canvas_w = canvas
     box_h = rng.uniform(0.2, 0.9) * canvas_h
     scale = min(box_h / ink.shape[0], 0.95 * canvas_w / ink.shape[1])
@@ -287,15 +292,20 @@ def render_number(font: Path, text: str, rng: np.random.Generator, spacing: str 
 
 
 def _prepared(split: str, seed: int, start: int, stop: int) -> np.ndarray:
-    """Digits start..stop-1 of a digit set as the model sees them: rendered, encoded by a random synth
+    """Digits start..stop-1 of a digit set as the model sees them: rendered (in the training split
+    STROKE_SHARE of the 1s and 7s drawn by training.strokes), encoded by a random synth
     encoding and preprocessed by the product (a render it refuses is drawn again). Each digit has
     its own seed: it does not depend on which process prepares it."""
     paths, encodings = fonts(split), list(synth.ENCODINGS.values())
     out = np.zeros((stop - start, 28, 28), dtype=np.uint8)
     for i in range(start, stop):
         rng = np.random.default_rng([VERSION, list(SPLITS).index(split), seed, i])
+        char = DIGITS[i % 10]
         while True:
-            ink = render_char(paths[(i // 10) % len(paths)], DIGITS[i % 10], rng)
+            if split == "train" and char in "17" and rng.random() < STROKE_SHARE:
+                ink = _place(vary(strokes.draw(char, rng), rng), rng, (280, 280))
+            else:
+                ink = render_char(paths[(i // 10) % len(paths)], char, rng)
             try:
                 out[i - start] = np.round(preprocess(encodings[rng.integers(len(encodings))](ink, rng))).clip(0, 255)
                 break
