@@ -26,8 +26,8 @@ from digitclf.training import strokes, synth
 
 FONT_DIR = REPO_ROOT / "data" / "fonts" / "handwriting"
 CACHE_DIR = REPO_ROOT / "data" / "cache"  # digit_set's results, as .npz
-VERSION = 3  # bump whenever rendering changes: cached digit sets are keyed by it
-STROKE_SHARE = 0.5  # of the training split's 1s and 7s, drawn by training.strokes instead of a typeface
+VERSION = 2  # bump whenever rendering changes: cached digit sets are keyed by it
+STROKE_SHARE = 0.4  # of the training split's 1s and 7s, drawn by training.strokes instead of a typeface
 DIGITS = "0123456789"
 _MEASURE_SIZE = 200  # font size at which a font's digit height is measured
 LEAN = (-20.0, 25.0)  # vary keeps a glyph's lean (degrees right of upright) within these

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 HEIGHT = 96  # a digit's height in pixels, as handwriting.glyph draws them
-FLAG_ANGLE = (20.0, 60.0)  # a 1's flag, degrees below the horizontal
+FLAG_ANGLE = (25.0, 65.0)  # a 1's flag, degrees below the horizontal
 BAR_ANGLE = (-10.0, 10.0)  # a 7's bar: flat, give or take
 
 
@@ -43,8 +43,8 @@ def _ink(strokes: list[np.ndarray], width: float) -> np.ndarray:
 def one(rng: np.random.Generator) -> np.ndarray:
     """A 1: a flag falling steeply to the left from the top of a nearly upright stem; a base one time in four."""
     foot = np.array([0.0, HEIGHT])
-    top = np.array([rng.uniform(-0.05, 0.3) * HEIGHT, 0.0])  # > 0: the stem leans right
-    angle, length = np.radians(rng.uniform(*FLAG_ANGLE)), rng.uniform(0.2, 0.65) * HEIGHT
+    top = np.array([rng.uniform(-0.05, 0.2) * HEIGHT, 0.0])  # > 0: the stem leans right
+    angle, length = np.radians(rng.uniform(*FLAG_ANGLE)), rng.uniform(0.2, 0.55) * HEIGHT
     flag = top + length * np.array([-np.cos(angle), np.sin(angle)])
     strokes = [np.concatenate([_curve(flag, top, rng.uniform(-0.15, 0.15)),
                                _curve(top, foot, rng.uniform(-0.04, 0.04))[1:]])]
