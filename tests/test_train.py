@@ -52,6 +52,9 @@ def test_fine_tuning_starts_from_a_stored_model(store_env):
     card = ModelStore().card("tuned")
     assert card.hyperparameters["base_model"] == "tiny"
     assert card.test_accuracy >= ModelStore().card("tiny").test_accuracy - 0.05
+    # the card says what the base saw before this run, as well as what this run added
+    base = ModelStore().card("tiny").training_data
+    assert {key: card.training_data[f"base_model.{key}"] for key in base} == base
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -234,22 +234,28 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
     (to be saved with digitclf.training.publish). `store` holds the base model to fine-tune."""
     config.validate()
     started = time.perf_counter()
+    base_seen: dict[str, int] = {}
     if config.base_model is not None:  # fine-tuning keeps the base model's architecture
-        base_architecture = store.card(config.base_model).architecture
-        config = dataclasses.replace(config, architecture=base_architecture)
+        base = store.card(config.base_model)
+        config = dataclasses.replace(config, architecture=base.architecture)
+        base_seen = {f"base_model.{key}": count for key, count in base.training_data.items()}
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
 
     (x_train, y_train), (x_val, y_val) = split_train_val(config)
     seen = {"mnist_train": len(x_train), "mnist_validation": len(x_val)}
     if config.handwriting:
+        from digitclf.training import handwriting  # scipy and scikit-image load only when needed
+
         (x_train, y_train), (x_val, y_val) = _add_handwriting(config, (x_train, y_train), (x_val, y_val))
         seen |= {"handwriting_train_families": config.handwriting,
-                 "handwriting_validation_families": len(x_val) - seen["mnist_validation"]}
+                 "handwriting_validation_families": len(x_val) - seen["mnist_validation"],
+                 "handwriting_version": handwriting.VERSION}
     if config.my_digits:
         before = len(x_train)
         x_train, y_train = _add_my_digits(x_train, y_train)
         seen["my_digits"] = len(x_train) - before
+    seen |= base_seen  # what the base model saw, and its base (base_model.base_model.*), before this run
     steps = len(x_train) // config.batch_size
     if steps == 0:
         raise ConfigError(f"batch size {config.batch_size} is larger than the "
