@@ -219,8 +219,8 @@ def _run_predict(args) -> int:
             continue
         if args.json:
             print(json.dumps(record(str(path), result)), flush=True)
-        elif args.number:
-            print(f"{path}: {result.text}", flush=True)
+        elif args.number:  # the confidence that the whole number is right
+            print(f"{path}: {result.text} ({_percent(result.confidence)})", flush=True)
         else:
             # a refused reading gets no confidence: it would be the classifier's, in a digit it is not
             label = (f"{result.digit} ({_percent(result.confidence)})" if result.is_digit

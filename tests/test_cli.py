@@ -175,9 +175,9 @@ def test_predict_number_reads_a_postal_code(tmp_path):
     Image.fromarray(synth.ink_on_paper(ink)).save(path)
     result = run_cli("predict", "--number", str(path))
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == f"{path}: {text}"
     line = json.loads(run_cli("predict", "--number", "--json", str(path)).stdout)
     assert line["text"] == text and len(line["digits"]) == len(line["boxes"]) == 5
+    assert result.stdout.strip() == f"{path}: {text} ({100 * line['confidence']:.2f}%)"
 
 
 def test_not_a_digit_is_said_once_without_a_confidence_in_the_digit_refused(tmp_path):
