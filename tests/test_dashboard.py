@@ -785,7 +785,8 @@ def test_why_this_digit_shows_the_evidence_and_follows_the_drawing(page, dashboa
     for name in ("Model input (28×28)", "On your image"):
         picture = why.get_by_test_id("stImage").filter(has_text=name).locator("img")
         expect(picture).to_have_count(1)
-        assert picture.evaluate("img => img.complete && img.naturalWidth") >= 168
+        # loaded, and at least 168 pixels wide (it may still be loading when it appears)
+        page.wait_for_function("img => img.complete && img.naturalWidth >= 168", arg=picture.element_handle())
     # open, it follows each stroke
     _clear(page)
     draw_until(page, DIGIT_STROKES[1], _strokes_caption(page, 1))
