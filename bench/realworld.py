@@ -36,7 +36,6 @@ from pathlib import Path
 import drawn  # bench/ is the script's folder, first on sys.path
 import numpy as np
 import read_numbers
-from PIL import Image
 
 from digitclf.errors import NoDigitError
 from digitclf.imaging.decode import decode_image
@@ -44,7 +43,7 @@ from digitclf.reading.predictor import Predictor, load_predictor
 from digitclf.training import handwriting, negatives, synth
 from digitclf.training.data import load_mnist
 
-CANVAS = (280, 280)
+CANVAS = handwriting.CANVAS  # the canvas every character is drawn on
 DIGITS = "0123456789"
 DIGIT_LIKE = "OoIl"  # letters handwriting shares with digits: not counted as not-a-digit
 LETTERS = "".join(c for c in string.ascii_letters if c not in DIGIT_LIKE)
@@ -70,19 +69,6 @@ def read_digit(predictor: Predictor, image: np.ndarray) -> tuple[int, bool, floa
     except NoDigitError:
         return -1, True, 0.0
     return result.digit, not result.is_digit, result.confidence
-
-
-def place(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Ink cropped to its box and placed on the canvas as render_char places a character."""
-    rows, cols = np.flatnonzero((ink > 0.02).any(1)), np.flatnonzero((ink > 0.02).any(0))
-    crop = np.ascontiguousarray(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], dtype=np.float32)
-    scale = min(rng.uniform(0.2, 0.9) * CANVAS[0] / crop.shape[0], 0.95 * CANVAS[1] / crop.shape[1])
-    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-    big = np.clip(np.asarray(Image.fromarray(crop).resize(size, Image.BILINEAR)), 0, 1)
-    top, left = int(rng.integers(0, CANVAS[0] - big.shape[0] + 1)), int(rng.integers(0, CANVAS[1] - big.shape[1] + 1))
-    out = np.zeros(CANVAS, np.float32)
-    out[top : top + big.shape[0], left : left + big.shape[1]] = big
-    return out
 
 
 def shape_generators() -> dict[str, Callable[[np.random.Generator], np.ndarray]]:
@@ -160,7 +146,7 @@ def not_digits(predictor: Predictor, fonts: list[Path], count: int, seed: int) -
     generators = list(shape_generators().items())
     for i in range(count):
         name, generate = generators[i % len(generators)]
-        ink = place(generate(rng), rng)
+        ink = handwriting.place(generate(rng), rng, CANVAS)
         _, flag, confidence = read_digit(predictor, ENCODINGS[rng.integers(len(ENCODINGS))][1](ink, rng))
         rows.append((name, flag, confidence < 0.5))
     return {key: np.array(column) for key, column in zip(("kind", "flagged", "low_conf"), zip(*rows))}

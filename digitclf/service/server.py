@@ -6,6 +6,7 @@ first, so a typo fails at once with a clear message instead of in every process.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -28,7 +29,13 @@ _WORKER_ENV = "_DIGITCLF_WORKER"
 
 
 def _worker_config() -> dict[str, Any]:
-    config: dict[str, Any] = json.loads(os.environ[_WORKER_ENV])
+    """serve()'s choices, as its worker process was given them (read once per process, not per connection)."""
+    return _parsed(os.environ[_WORKER_ENV])
+
+
+@functools.lru_cache(maxsize=1)
+def _parsed(text: str) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads(text)
     return config
 
 

@@ -31,6 +31,7 @@ STROKE_SHARE = 0.4  # of the training split's 1s and 7s, drawn by training.strok
 DIGITS = "0123456789"
 _MEASURE_SIZE = 200  # font size at which a font's digit height is measured
 LEAN = (-20.0, 25.0)  # vary keeps a glyph's lean (degrees right of upright) within these
+CANVAS = (280, 280)  # (H, W) a character is placed on, as the Draw page's pad
 MIN_ASPECT = 0.5  # digits narrower than this (width / height, median of a font) are widened to it
 
 
@@ -213,17 +214,20 @@ def vary(ink: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np
     return np.minimum(out / max(float(out.max(initial=0)), 1e-6), 1)  # the darkest ink stays dark
 
 
-def render_char(font: Path, char: str, rng: np.random.Generator, canvas: tuple[int, int] = (280, 280),
+def render_char(font: Path, char: str, rng: np.random.Generator, canvas: tuple[int, int] = CANVAS,
                 strength: float = 1.0) -> np.ndarray:
     """One character drawn on a canvas (H, W) as ink 0..1, as synth.render places an MNIST digit:
     its box a random 0.2..0.9 of the canvas height, anywhere inside it."""
     ink = vary(glyph(font, char), rng, strength)
     if ink.size == 0:
         raise ValueError(f"{char!r} draws no ink")
-    return _place(ink, rng, canvas)
+    return place(ink, rng, canvas)
 
 
-def _place(ink: np.ndarray, rng: np.random.Generator, canvas: tuple[int, int]) -> np.ndarray:
+def place(ink: np.ndarray, rng: np.random.Generator, canvas: tuple[int, int] = CANVAS) -> np.ndarray:
+    """Ink 0..1 cropped to where it exceeds 0.02 and put on a canvas (H, W) as a person puts a
+    character: its box a random 0.2..0.9 of the canvas height, anywhere inside it."""
+    ink = _crop(np.asarray(ink, dtype=np.float32))[0]
     canvas_h, canvas_w = canvas
     box_h = rng.uniform(0.2, 0.9) * canvas_h
     scale = min(box_h / ink.shape[0], 0.95 * canvas_w / ink.shape[1])
@@ -303,7 +307,7 @@ def _prepared(split: str, seed: int, start: int, stop: int) -> np.ndarray:
         char = DIGITS[i % 10]
         while True:
             if split == "train" and char in "17" and rng.random() < STROKE_SHARE:
-                ink = _place(vary(strokes.draw(char, rng), rng), rng, (280, 280))
+                ink = place(vary(strokes.draw(char, rng), rng), rng)
             else:
                 ink = render_char(paths[(i // 10) % len(paths)], char, rng)
             try:
