@@ -177,3 +177,26 @@ def test_handwriting_ones_with_a_flag_are_digits(default_predictor, validation_f
     assert len(fonts) == len(FLAGGED_ONES)
     ones = [_is_flagged(default_predictor, _handwritten(font, "1", seed)) for font in fonts for seed in (0, 1)]
     assert not any(ones), ones
+
+
+def test_recalibrating_keeps_the_network_and_chooses_the_threshold_again(monkeypatch):
+    """train_detector --recalibrate: the threshold flags FLAGGED_DIGITS of the held-out digits
+    (the strictest of the two sets), the network's card stays, its stale split figures go."""
+    import json
+
+    from digitclf.training import train_detector
+    from digitclf.training.architectures import build_cnn
+
+    monkeypatch.setattr(train_detector, "CALIBRATION", slice(30000, 30400))
+    monkeypatch.setattr(train_detector, "N_VALIDATION_DIGITS", 100)
+    monkeypatch.setattr(train_detector, "N_REPORT", 20)
+    monkeypatch.setattr(train_detector, "FLAGGED_DIGITS", 0.05)
+    model = build_cnn(outputs=1, filters=(4, 8, 8))  # untrained: any network has a threshold
+    card = {"threshold_logit": 99.0, "seed": 0, "epochs": 12, "val_digits_flagged": 0.5, "data": {"a": 1}}
+    info = train_detector.recalibrate(model, card)
+    assert info["threshold_logit"] != 99.0 and info["flagged_digits_target"] == 0.05
+    assert max(info["heldout_mnist_digits_flagged"], info["validation_family_digits_flagged"]) <= 0.05
+    assert 0.04 <= max(info["heldout_mnist_digits_flagged"], info["validation_family_digits_flagged"])
+    assert info["epochs"] == 12 and info["data"] == {"a": 1} and "val_digits_flagged" not in info
+    assert {"validation_family_letters_flagged", "shapes_flagged", "oval_flagged"} <= set(info)
+    json.dumps(info)  # written as the detector's card

@@ -15,13 +15,15 @@ The threshold on its logit is the highest that flags at most FLAGGED_DIGITS of e
 of digits it never saw: held-out MNIST training digits (half raw, half re-drawn) and digits in the
 *validation* handwriting families. The benchmark families are never used here.
 
-Retrain with `python -m digitclf.training.train_detector` (about 40 minutes on two cores,
+Retrain with `python -m digitclf.training.train_detector` (about 30 minutes on two cores,
 the first run a few more to render and cache the handwriting digits in data/cache); it writes
-digitclf/assets/not_a_digit.{keras,onnx,json}, each atomically.
+digitclf/assets/not_a_digit.{keras,onnx,json}, each atomically. With `--recalibrate` it keeps
+the network and only chooses the threshold again (after FLAGGED_DIGITS changes), rewriting the json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import time
@@ -46,14 +48,15 @@ from digitclf.training.augment import augment_batch
 from digitclf.training.data import load_mnist
 
 # The share of held-out digits the threshold may flag, in each set (MNIST, validation families).
-# 0.6%, not more: the targets allow 1% on the benchmark families, and unseen families flag more
-# than the validation ones the threshold is set on; not less, as every 0.1% costs letters flagged.
-FLAGGED_DIGITS = 0.006
-FILTERS = (24, 48, 80)  # the fast preset's 16-32-64 made wider: about 4M multiply-adds, still a tenth of a ms
+# The targets allow 1% of unseen digits. On validation data 0.8% flagged 2.6 points more letters
+# and 1.3 more shapes than 0.6%; 1% would leave no margin for digits unlike the held-out ones.
+FLAGGED_DIGITS = 0.008
+FILTERS = (32, 64, 96)  # the fast preset's 16-32-64 made wider: about 6.7M multiply-adds, as many as the classifier
+EPOCHS = 12
 N_RAW, N_DRAWN, N_HANDWRITING, N_NEGATIVE = 20000, 10000, 30000, 60000
 NEGATIVE_MIX: Mapping[str, float] = {  # handwriting letters the largest share: users' most common non-digits
-    "handwriting_letter": 0.42, "letter": 0.07, "handwritten_letter": 0.06, "zigzag": 0.08, "polygon": 0.08,
-    "oval": 0.07, "shape": 0.05, "scribble": 0.07, "crossed_out": 0.07, "smudge": 0.03,
+    "handwriting_letter": 0.42, "letter": 0.05, "handwritten_letter": 0.06, "zigzag": 0.06, "polygon": 0.09,
+    "oval": 0.10, "shape": 0.04, "scribble": 0.10, "crossed_out": 0.06, "smudge": 0.02,
 }
 SHAPE_KINDS = ("zigzag", "polygon", "oval", "shape", "scribble")  # reported as "shapes"
 CALIBRATION = slice(30000, 40000)  # training digits the detector never sees, in the seed's order
@@ -163,7 +166,7 @@ def non_digits_flagged(model: keras.Model, threshold: float, seed: int) -> dict[
     return report | {f"{kind}_flagged": float(f.mean()) for kind, f in flagged.items()}
 
 
-def train_detector(seed: int = 0, epochs: int = 10) -> tuple[keras.Model, dict]:
+def train_detector(seed: int = 0, epochs: int = EPOCHS) -> tuple[keras.Model, dict]:
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
@@ -199,11 +202,31 @@ def train_detector(seed: int = 0, epochs: int = 10) -> tuple[keras.Model, dict]:
     return model, info
 
 
+STALE_ON_RECALIBRATION = ("val_digits_flagged", "val_non_digits_flagged")  # the training run's own split, not kept
+
+
+def recalibrate(model: keras.Model, info: dict) -> dict:
+    """The shipped detector's card with its threshold chosen again for today's FLAGGED_DIGITS,
+    and the figures that depend on it; the network and what it learned from stay as they are."""
+    seed = int(info["seed"])
+    threshold, digits_flagged = calibrate_threshold(model, seed)
+    kept = {key: value for key, value in info.items() if key not in STALE_ON_RECALIBRATION}
+    return {**kept, "threshold_logit": threshold, "flagged_digits_target": FLAGGED_DIGITS, **digits_flagged,
+            **non_digits_flagged(model, threshold, seed)}
+
+
 def main() -> None:
-    model, info = train_detector()
+    parser = argparse.ArgumentParser(description="Train the not-a-digit detector (digitclf/assets/not_a_digit.*).")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="keep the shipped network; only choose its threshold again (a few minutes)")
+    args = parser.parse_args()
     ASSET_DIR.mkdir(exist_ok=True)
-    replace_atomically(DETECTOR_KERAS, model.save)
-    replace_atomically(DETECTOR_ONNX, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
+    if args.recalibrate:
+        info = recalibrate(keras.models.load_model(DETECTOR_KERAS), json.loads(DETECTOR_INFO.read_text()))
+    else:
+        model, info = train_detector()
+        replace_atomically(DETECTOR_KERAS, model.save)
+        replace_atomically(DETECTOR_ONNX, lambda tmp: tmp.write_bytes(to_onnx(model).SerializeToString()))
     replace_atomically(DETECTOR_INFO, lambda tmp: tmp.write_text(json.dumps(info, indent=2)))
     print(json.dumps(info, indent=2))
 
