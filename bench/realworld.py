@@ -12,8 +12,9 @@ ink on paper or a ballpoint photo (synth.ENCODINGS). On the same model and image
      context, so not a strict ceiling); the median time per read_number
   3. how often number readings with confidence >= 0.99 are exact, and a reliability table
   4. not a digit: letters (all 52 ASCII letters but DIGIT_LIKE = "OoIl", which handwriting shares
-     with 0 and 1) and shapes and scribbles (digitclf.training.negatives' generators, seed 10000 +
-     --seed where training uses 0): share flagged, beside the low-confidence rule (top p < 0.5)
+     with 0 and 1) and shapes and scribbles (digitclf.training.negatives' generators, seeded apart
+     from training's and from --split validation's: SHAPE_SEEDS): share flagged, beside the
+     low-confidence rule (top p < 0.5)
   5. the MNIST test digits wrongly flagged as not a digit
 and a summary against the targets. The same --seed draws the same images every run.
 
@@ -49,6 +50,7 @@ DIGIT_LIKE = "OoIl"  # letters handwriting shares with digits: not counted as no
 LETTERS = "".join(c for c in string.ascii_letters if c not in DIGIT_LIKE)
 NOT_SHAPES = ("smudge",)  # negatives' one-argument generators that are neither shapes nor scribbles
 ENCODINGS = list(synth.ENCODINGS.items())
+SHAPE_SEEDS = {"benchmark": 10_000, "validation": 20_000}  # + --seed; training draws its shapes with seed 0
 BINS = (0.0, 0.5, 0.9, 0.99, 1.0)  # confidence bins of the reliability table
 Columns = dict[str, np.ndarray]  # one array per column, one entry per image
 
@@ -134,15 +136,16 @@ def numbers(predictor: Predictor, fonts: list[Path], count: int, seed: int) -> t
     return {key: np.array(column) for key, column in zip(keys, zip(*rows))}, seconds
 
 
-def not_digits(predictor: Predictor, fonts: list[Path], count: int, seed: int) -> Columns:
-    """`count` letters and `count` shapes and scribbles, encodings drawn at random: kind, flagged, low confidence."""
+def not_digits(predictor: Predictor, fonts: list[Path], count: int, seed: int, shape_seed: int) -> Columns:
+    """`count` letters and `count` shapes and scribbles, encodings drawn at random: kind, flagged, low confidence.
+    Shapes do not depend on the fonts: `shape_seed` keeps the benchmark's apart from validation's."""
     rows = []
     rng = np.random.default_rng([seed, 4])
     for i in range(count):  # letters cycled, each letter cycles the fonts
         ink = handwriting.render_char(fonts[(i // len(LETTERS)) % len(fonts)], LETTERS[i % len(LETTERS)], rng, CANVAS)
         _, flag, confidence = read_digit(predictor, ENCODINGS[rng.integers(len(ENCODINGS))][1](ink, rng))
         rows.append(("letter", flag, confidence < 0.5))
-    rng = np.random.default_rng(10_000 + seed)
+    rng = np.random.default_rng(shape_seed)
     generators = list(shape_generators().items())
     for i in range(count):
         name, generate = generators[i % len(generators)]
@@ -201,7 +204,7 @@ def main() -> None:
         print(f"{f'{low}-{high}':<18}{sel.sum():>6}{mean:>13}{pct(n['ours'][sel].sum(), sel.sum()):>13}")
 
     mark = time.perf_counter()
-    neg = not_digits(predictor, fonts, args.negatives, args.seed)
+    neg = not_digits(predictor, fonts, args.negatives, args.seed, SHAPE_SEEDS[args.split] + args.seed)
     print(f"\n4. not a digit, share flagged ({time.perf_counter() - mark:.0f} s; letters without {DIGIT_LIKE})")
     table("kind", neg["kind"], {"ours": neg["flagged"], "p<0.5 rule": neg["low_conf"]})
     letters, shapes = neg["kind"] == "letter", neg["kind"] != "letter"
