@@ -180,7 +180,6 @@ def test_training_sets_draw_some_ones_and_sevens_by_strokes_and_validation_none(
     assert np.array_equal(x, hw.digit_set("train", 100, seed=0, cache_dir=None)[0])
 
 
-
 @pytest.mark.parametrize("char", ["1", "7"])
 def test_the_default_model_reads_stroke_drawn_ones_and_sevens(default_predictor, char):
     """European 1s and barred 7s drawn stroke by stroke, on paper: read right (19 of 20 at least)."""

@@ -166,6 +166,14 @@ def non_digits_flagged(model: keras.Model, threshold: float, seed: int) -> dict[
     return report | {f"{kind}_flagged": float(f.mean()) for kind, f in flagged.items()}
 
 
+def threshold_figures(model: keras.Model, seed: int) -> dict:
+    """The threshold for FLAGGED_DIGITS and the card's figures that depend on it: the held-out
+    digits and the fresh non-digits it flags (what a training run and a recalibration share)."""
+    threshold, digits_flagged = calibrate_threshold(model, seed)
+    return {"threshold_logit": threshold, "flagged_digits_target": FLAGGED_DIGITS, **digits_flagged,
+            **non_digits_flagged(model, threshold, seed)}
+
+
 def train_detector(seed: int = 0, epochs: int = EPOCHS) -> tuple[keras.Model, dict]:
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
@@ -183,13 +191,11 @@ def train_detector(seed: int = 0, epochs: int = EPOCHS) -> tuple[keras.Model, di
     model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
                   loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(ds, epochs=epochs, verbose=2)
-    threshold, digits_flagged = calibrate_threshold(model, seed)
+    chosen = threshold_figures(model, seed)
+    threshold = chosen["threshold_logit"]
     scores = _scores(model, x[val])
     info = {
-        "threshold_logit": threshold,
-        "flagged_digits_target": FLAGGED_DIGITS,
-        **digits_flagged,
-        **non_digits_flagged(model, threshold, seed),
+        **chosen,
         "val_digits_flagged": float((scores[y[val] == 1] < threshold).mean()),
         "val_non_digits_flagged": float((scores[y[val] == 0] < threshold).mean()),
         "examples": int(len(x)),
@@ -208,11 +214,8 @@ STALE_ON_RECALIBRATION = ("val_digits_flagged", "val_non_digits_flagged")  # the
 def recalibrate(model: keras.Model, info: dict) -> dict:
     """The shipped detector's card with its threshold chosen again for today's FLAGGED_DIGITS,
     and the figures that depend on it; the network and what it learned from stay as they are."""
-    seed = int(info["seed"])
-    threshold, digits_flagged = calibrate_threshold(model, seed)
     kept = {key: value for key, value in info.items() if key not in STALE_ON_RECALIBRATION}
-    return {**kept, "threshold_logit": threshold, "flagged_digits_target": FLAGGED_DIGITS, **digits_flagged,
-            **non_digits_flagged(model, threshold, seed)}
+    return {**kept, **threshold_figures(model, int(info["seed"]))}
 
 
 def main() -> None:
