@@ -79,6 +79,9 @@ def _add_train(sub) -> None:
     g.add_argument("--base-model", metavar="NAME", help="fine-tune: start from this model's weights")
     g.add_argument("--handwriting", type=int, metavar="N",
                    help="add N digits rendered from the training families of handwriting typefaces")
+    g.add_argument("--number-parts", type=int, metavar="N",
+                   help="add N digits cut out of whole numbers of the training families "
+                        "as read_number cuts them")
     g.add_argument("--my-digits", action="store_true", default=None,
                    help="add the \"my digits\" set of corrected drawings to the training data")
     p.set_defaults(run=_run_train, hyperparameters=[f.name for f in dataclasses.fields(TrainConfig)])

@@ -47,10 +47,11 @@ def test_same_seed_same_result(store_env):
 
 def test_fine_tuning_starts_from_a_stored_model(store_env):
     result = run_cli("train", "--name", "tuned", "--base-model", "tiny", "--train-subset", "500",
-                     "--epochs", "1", "--learning-rate", "0.0005", "--no-augment")
+                     "--epochs", "1", "--learning-rate", "0.0005", "--no-augment", "--number-parts", "40")
     assert result.returncode == 0, result.stderr
     card = ModelStore().card("tuned")
     assert card.hyperparameters["base_model"] == "tiny"
+    assert card.training_data["number_parts"] == 40 and card.train_examples == 540  # digits cut from numbers
     assert card.test_accuracy >= ModelStore().card("tiny").test_accuracy - 0.05
     # the card says what the base saw before this run, as well as what this run added
     base = ModelStore().card("tiny").training_data

@@ -49,7 +49,7 @@ class Scorer(Protocol):
         ...
 
 
-def _model_input(part: Part) -> np.ndarray | None:
+def model_input(part: Part) -> np.ndarray | None:
     """The part as the model sees it; None when it holds too little ink to be a digit."""
     pad = max(part.ink.shape) // 2 + 1  # room around the ink, so a bare stroke is not 'all ink'
     try:
@@ -63,7 +63,7 @@ def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
     and the pair reader's view of the pieces that may hold several."""
     segmentation = segment(ink_map(decode_image(image)))
     parts = {part.key: part for ways in segmentation.spans().values() for part in ways.parts.values()}
-    inputs = {key: x for key, part in parts.items() if (x := _model_input(part)) is not None}
+    inputs = {key: x for key, part in parts.items() if (x := model_input(part)) is not None}
     if not inputs:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
     x = np.stack(list(inputs.values()))

@@ -44,6 +44,8 @@ class TrainConfig:
     handwriting: int = 0  # add this many digits rendered from the training families' handwriting
     # fonts (training.handwriting), and a twelfth as many from the validation families to the
     # validation split
+    number_parts: int = 0  # add this many digits cut out of whole numbers of the training
+    # families as read_number cuts them (training.number_parts)
     distribute: str = "none"  # 'mirrored': tf.distribute over all local GPUs (or the one CPU)
 
     def validate(self) -> TrainConfig:
@@ -72,6 +74,8 @@ class TrainConfig:
             (0 <= self.seed < 2**31, f"seed must be 0..2^31-1, not {self.seed}"),
             (0 <= self.handwriting <= 500_000,
              f"handwriting digits must be 0..500000, not {self.handwriting}"),
+            (0 <= self.number_parts <= 500_000,
+             f"number parts must be 0..500000, not {self.number_parts}"),
             (self.distribute in DISTRIBUTE,
              f"distribute must be one of {', '.join(DISTRIBUTE)}, not {self.distribute!r}"),
             (self.base_model is None or bool(NAME_PATTERN.fullmatch(self.base_model)),
@@ -109,7 +113,7 @@ def too_small_to_learn(config: TrainConfig) -> str | None:
     if config.base_model is not None:
         return None
     examples = config.train_subset or round(MNIST_TRAIN_IMAGES * (1 - config.val_fraction))
-    examples += config.handwriting
+    examples += config.handwriting + config.number_parts
     steps = examples // config.batch_size * config.epochs
     if steps >= MIN_STEPS:
         return None

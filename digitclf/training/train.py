@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -39,6 +40,8 @@ from digitclf.training.config import TrainConfig
 from digitclf.training.data import fingerprint, load_mnist
 from digitclf.training.metrics import classification_report, cross_entropy, fit_temperature
 from digitclf.training.progress import EventHandler, TrainingEvent
+
+PREPARE_WORKERS = min(2, os.cpu_count() or 1)  # processes that cut number parts before a run starts
 
 
 @dataclass
@@ -251,6 +254,12 @@ def train(config: TrainConfig, *, store: ModelStore, on_event: EventHandler | No
         seen |= {"handwriting_train_families": config.handwriting,
                  "handwriting_validation_families": len(x_val) - seen["mnist_validation"],
                  "handwriting_version": handwriting.VERSION}
+    if config.number_parts:
+        from digitclf.training import number_parts
+
+        parts = number_parts.part_set(config.number_parts, config.seed, workers=PREPARE_WORKERS)
+        x_train, y_train = np.concatenate([x_train, parts[0]]), np.concatenate([y_train, parts[1]])
+        seen |= {"number_parts": config.number_parts, "number_parts_version": number_parts.VERSION}
     if config.my_digits:
         before = len(x_train)
         x_train, y_train = _add_my_digits(x_train, y_train)
