@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -25,7 +27,7 @@ from digitclf.store.atomic import replace_atomically
 from digitclf.training import strokes, synth
 
 FONT_DIR = REPO_ROOT / "data" / "fonts" / "handwriting"
-CACHE_DIR = REPO_ROOT / "data" / "cache"  # digit_set's results, as .npz
+CACHE_DIR = REPO_ROOT / "data" / "cache"  # prepared sets (digit_set, number_parts.part_set), as .npz
 VERSION = 2  # bump whenever rendering changes: cached digit sets are keyed by it
 STROKE_SHARE = 0.4  # of the training split's 1s and 7s, drawn by training.strokes instead of a typeface
 DIGITS = "0123456789"
@@ -318,8 +320,34 @@ def _prepared(split: str, seed: int, start: int, stop: int) -> np.ndarray:
     return out
 
 
+T = TypeVar("T")
+Arrays = tuple[np.ndarray, np.ndarray]  # prepared digits uint8 (N, 28, 28) and their labels uint8 (N,)
+
+
+def cached_set(path: Path | None, make: Callable[[], Arrays]) -> Arrays:
+    """A prepared set kept as .npz at `path`: read when it is there, else made and written
+    atomically (None: made, neither read nor written)."""
+    if path is not None and path.exists():
+        with np.load(path) as data:
+            return data["x"], data["y"]
+    x, y = make()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(path, lambda tmp: np.savez_compressed(tmp, x=x, y=y))
+    return x, y
+
+
+def spawned_map(func: Callable[..., T], tasks: list[tuple], workers: int) -> list[T]:
+    """func(*task) for each task, in order: here, or in `workers` spawned processes when more than
+    one (spawned, not forked: the caller may have TensorFlow's threads running)."""
+    if workers <= 1 or len(tasks) <= 1:
+        return [func(*task) for task in tasks]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(func, *zip(*tasks)))
+
+
 def digit_set(split: str, count: int, seed: int, cache_dir: Path | None = CACHE_DIR,
-              workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+              workers: int = 1) -> Arrays:
     """`count` prepared digits from the split's fonts: uint8 (N, 28, 28) in MNIST convention and
     uint8 labels (N,); digits balanced, fonts cycled evenly, shuffled; the same seed gives the same
     arrays. Kept as .npz under `cache_dir` (None: neither read nor written). `workers` > 1 prepares
@@ -328,20 +356,12 @@ def digit_set(split: str, count: int, seed: int, cache_dir: Path | None = CACHE_
     fonts(split)  # ValueError for an unknown split
     if count < 0 or seed < 0:
         raise ValueError("count and seed must be >= 0")
-    cached = cache_dir / f"handwriting-{split}-{count}-{seed}-v{VERSION}.npz" if cache_dir else None
-    if cached is not None and cached.exists():
-        with np.load(cached) as data:
-            return data["x"], data["y"]
-    if workers > 1 and count:  # spawned, not forked: the caller may have TensorFlow's threads running
+
+    def make() -> Arrays:
         starts = list(range(0, count, 500))
-        stops = [*starts[1:], count]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            x = np.concatenate(list(pool.map(_prepared, [split] * len(starts), [seed] * len(starts), starts, stops)))
-    else:
-        x = _prepared(split, seed, 0, count)
-    order = np.random.default_rng([VERSION, list(SPLITS).index(split), seed]).permutation(count)
-    x, y = x[order], (np.arange(count) % 10).astype(np.uint8)[order]
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(cached, lambda tmp: np.savez_compressed(tmp, x=x, y=y))
-    return x, y
+        chunks = spawned_map(_prepared, [(split, seed, start, min(start + 500, count)) for start in starts], workers)
+        x = np.concatenate(chunks) if chunks else np.zeros((0, 28, 28), np.uint8)
+        order = np.random.default_rng([VERSION, list(SPLITS).index(split), seed]).permutation(count)
+        return x[order], (np.arange(count) % 10).astype(np.uint8)[order]
+
+    return cached_set(cache_dir / f"handwriting-{split}-{count}-{seed}-v{VERSION}.npz" if cache_dir else None, make)

@@ -11,8 +11,6 @@ classifier sees them. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,6 @@ from digitclf.imaging.decode import decode_image
 from digitclf.imaging.preprocess import ink_map
 from digitclf.reading.number import model_input
 from digitclf.reading.segment import segment
-from digitclf.store.atomic import replace_atomically
 from digitclf.training import handwriting, synth
 
 VERSION = 1  # bump whenever the numbers or the matching change: cached sets are keyed by it
@@ -63,8 +60,9 @@ def labelled_parts(image: np.ndarray, text: str, boxes: list[Box],
                 found[best][part.box] = prepared
     inputs, labels = [], []
     for digit, parts in found.items():
-        for k in rng.permutation(len(parts))[:PER_DIGIT]:
-            inputs.append(list(parts.values())[k])
+        prepared_parts = list(parts.values())
+        for k in rng.permutation(len(prepared_parts))[:PER_DIGIT]:
+            inputs.append(prepared_parts[k])
             labels.append(int(text[digit]))
     return inputs, labels
 
@@ -93,35 +91,25 @@ def _parts(seed: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
             np.array(labels, dtype=np.uint8))
 
 
-def _run(workers: int, tasks: list[tuple]) -> list[tuple[np.ndarray, np.ndarray]]:
-    if workers <= 1:
-        return [_parts(*task) for task in tasks]
-    context = multiprocessing.get_context("spawn")  # the caller may have TensorFlow's threads running
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(_parts, *zip(*tasks)))
-
-
 def part_set(count: int, seed: int, cache_dir: Path | None = handwriting.CACHE_DIR,
-             workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+             workers: int = 1) -> handwriting.Arrays:
     """`count` parts cut from numbers of the training families, as uint8 (count, 28, 28) in
     MNIST convention and uint8 labels; shuffled, the same for the same arguments. Kept as .npz
     under `cache_dir` (None: neither read nor written); `workers` as for handwriting.digit_set."""
     if count < 0 or seed < 0:
         raise ValueError("count and seed must be >= 0")
-    cached = cache_dir / f"number-parts-{count}-{seed}-v{VERSION}.npz" if cache_dir else None
-    if cached is not None and cached.exists():
-        with np.load(cached) as data:
-            return data["x"], data["y"]
-    numbers, x, y = 0, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
-    while len(x) < count:  # a number gives about PARTS_PER_NUMBER parts
-        tasks = -(-(count - len(x)) // (PARTS_PER_NUMBER * BATCH))
-        starts = [numbers + k * BATCH for k in range(tasks)]
-        numbers += tasks * BATCH
-        for chunk_x, chunk_y in _run(workers, [(seed, s, s + BATCH) for s in starts]):
-            x, y = np.concatenate([x, chunk_x]), np.concatenate([y, chunk_y])
-    order = np.random.default_rng([VERSION, seed]).permutation(len(x))[:count]
-    x, y = x[order], y[order]
-    if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        replace_atomically(cached, lambda tmp: np.savez_compressed(tmp, x=x, y=y))
-    return x, y
+
+    def make() -> handwriting.Arrays:
+        numbers, chunks, found = 0, [], 0
+        while found < count:  # a number gives about PARTS_PER_NUMBER parts
+            tasks = -(-(count - found) // (PARTS_PER_NUMBER * BATCH))
+            starts = [numbers + k * BATCH for k in range(tasks)]
+            numbers += tasks * BATCH
+            chunks += handwriting.spawned_map(_parts, [(seed, s, s + BATCH) for s in starts], workers)
+            found = sum(len(chunk_y) for _, chunk_y in chunks)
+        x, y = np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+        order = np.random.default_rng([VERSION, seed]).permutation(len(x))[:count]
+        return x[order], y[order]
+
+    return handwriting.cached_set(cache_dir / f"number-parts-{count}-{seed}-v{VERSION}.npz" if cache_dir else None,
+                                  make)
