@@ -10,7 +10,7 @@ where TensorFlow takes three. Models get here as ONNX graphs written by digitclf
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import onnxruntime as ort
 
 CHUNK = 128  # images per call in run_batched: small enough to stay in cache
 WORKERS = 2  # calls at once in run_batched (one thread each): one per core
+TOGETHER_MIN = 8  # images from which run_together hands nets to threads (at 4 the hand-over costs more than it saves)
 
 Net = Callable[[np.ndarray], np.ndarray]
 
@@ -51,3 +52,11 @@ def run_batched(net: Net, images: np.ndarray) -> np.ndarray:
     if len(chunks) <= 1:
         return net(images)
     return np.concatenate(list(_pool.map(net, chunks)))
+
+
+def run_together(nets: Sequence[Net], images: np.ndarray) -> list[np.ndarray]:
+    """Each of `nets` on the same images: at once on WORKERS threads when there are at least
+    TOGETHER_MIN images (a number's candidate parts), else one after the other."""
+    if len(images) < TOGETHER_MIN:
+        return [net(images) for net in nets]
+    return list(_pool.map(lambda net: net(images), nets))

@@ -5,8 +5,8 @@ from keras import layers
 
 from digitclf.convert.keras_graph import compile_inference, fold_batch_norm
 from digitclf.convert.onnx_graph import UnsupportedModel, keras_net, to_onnx
-from digitclf.runtime import CHUNK, OnnxNet, run_batched
-from digitclf.training.architectures import ARCHITECTURES, build_model, build_slim, with_softmax
+from digitclf.runtime import CHUNK, TOGETHER_MIN, OnnxNet, run_batched, run_together
+from digitclf.training.architectures import ARCHITECTURES, build_cnn, build_model, build_slim, with_softmax
 from digitclf.training.data import load_mnist
 
 
@@ -78,3 +78,14 @@ def test_run_batched_keeps_order_across_chunks():
     images = load_mnist("test")[0][: CHUNK * 3 + 5].astype(np.float32)
     net = OnnxNet(to_onnx(model).SerializeToString())
     np.testing.assert_allclose(run_batched(net, images), net(images), atol=1e-6)
+
+
+def test_run_together_gives_each_net_its_own_outputs():
+    classifier = OnnxNet(to_onnx(build_model("cnn")).SerializeToString())
+    detector = OnnxNet(to_onnx(build_cnn(outputs=1, filters=(4, 8, 8))).SerializeToString())
+    for count in (1, TOGETHER_MIN + 10):  # one after the other, and on threads
+        images = load_mnist("test")[0][:count].astype(np.float32)
+        first, second = run_together([classifier, detector], images)
+        assert first.shape == (count, 10) and second.shape == (count, 1)
+        np.testing.assert_allclose(first, classifier(images), atol=1e-6)
+        np.testing.assert_allclose(second, detector(images), atol=1e-6)

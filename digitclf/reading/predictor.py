@@ -23,7 +23,7 @@ from digitclf.reading.allocator import keep_buffers_on_heap
 from digitclf.reading.explain import Explanation, explain_input, logits_net
 from digitclf.reading.number import read_number
 from digitclf.reading.results import DigitResult, NumberResult, digit_results
-from digitclf.runtime import Net, OnnxNet, run_batched
+from digitclf.runtime import Net, OnnxNet, run_batched, run_together
 from digitclf.settings import DETECTOR_INFO, DETECTOR_ONNX
 from digitclf.store.model_store import ModelStore
 
@@ -102,9 +102,8 @@ class Predictor:
     def score(self, model_inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Prepared inputs, float32 (N, 28, 28) -> the probabilities (N, 10) and the
         not-a-digit detector's margin (N,): below 0, the input does not look like a digit."""
-        probabilities = self._classifier(model_inputs)
-        margins = self._detector(model_inputs)[:, 0] - self._digit_threshold
-        return probabilities, margins
+        probabilities, detected = run_together([self._classifier, self._detector], model_inputs)
+        return probabilities, detected[:, 0] - self._digit_threshold
 
     def classify(self, model_inputs: np.ndarray) -> list[DigitResult]:
         """Prepared inputs, float32 (N, 28, 28) as `preprocess` makes them -> one DigitResult
