@@ -41,7 +41,7 @@ from digitclf.training.data import fingerprint, load_mnist
 from digitclf.training.metrics import classification_report, cross_entropy, fit_temperature
 from digitclf.training.progress import EventHandler, TrainingEvent
 
-PREPARE_WORKERS = min(2, os.cpu_count() or 1)  # processes that cut number parts before a run starts
+PREPARE_WORKERS = min(2, os.cpu_count() or 1)  # processes that render typeface digits and cut number parts
 
 
 @dataclass
@@ -126,8 +126,8 @@ def _add_handwriting(config: TrainConfig, train: tuple[np.ndarray, np.ndarray],
     and the temperature look at both kinds of writing."""
     from digitclf.training.handwriting import digit_set
 
-    extra_train = digit_set("train", config.handwriting, seed=config.seed)
-    extra_val = digit_set("validation", max(config.handwriting // 12, 100), seed=config.seed)
+    extra_train = digit_set("train", config.handwriting, seed=config.seed, workers=PREPARE_WORKERS)
+    extra_val = digit_set("validation", max(config.handwriting // 12, 100), seed=config.seed, workers=PREPARE_WORKERS)
     return tuple((np.concatenate([a[0], b[0]]), np.concatenate([a[1], b[1]]))
                  for a, b in ((train, extra_train), (val, extra_val)))
 
