@@ -360,9 +360,11 @@ def _to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> tuple[np.nd
     return out, placement
 
 
-def to_mnist(ink: np.ndarray) -> np.ndarray:
-    """Ink map -> float32 (28, 28) in 0..255, MNIST style."""
-    return _to_mnist(ink)[0]
+def to_mnist(ink: np.ndarray, image_pixels: float | None = None) -> np.ndarray:
+    """Ink map -> float32 (28, 28) in 0..255, MNIST style. `image_pixels`: the size of the
+    image the map is cut from, where it is a part of one (no more than MAX_INK_FRACTION of
+    that may be ink); the map's own size by default."""
+    return _to_mnist(ink, image_pixels)[0]
 
 
 def preprocess_placed(source: ImageSource) -> tuple[np.ndarray, Placement]:

@@ -51,9 +51,10 @@ class Scorer(Protocol):
 
 def model_input(part: Part) -> np.ndarray | None:
     """The part as the model sees it; None when it holds too little ink to be a digit."""
-    pad = max(part.ink.shape) // 2 + 1  # room around the ink, so a bare stroke is not 'all ink'
+    room = 2 * (max(part.ink.shape) // 2 + 1)  # as if padded by half its long side all round,
+    height, width = part.ink.shape  # ... so a bare stroke is not 'all ink'
     try:
-        return to_mnist(np.pad(part.ink, pad))
+        return to_mnist(part.ink, image_pixels=(height + room) * (width + room))
     except NoDigitError:
         return None
 
