@@ -156,6 +156,15 @@ def test_all_ink_raises_no_digit():
         preprocess(mostly_ink)
 
 
+def test_a_bare_stroke_is_all_ink_alone_but_a_digit_as_part_of_an_image():
+    stroke = np.ones((60, 8), np.float32)  # a 1, cropped to its ink as a number's part is
+    with pytest.raises(NoDigitError, match="ink"):
+        to_mnist(stroke)
+    x = to_mnist(stroke, image_pixels=stroke.size * 10)
+    assert x.shape == (28, 28) and x.max() == 255
+    assert np.array_equal(x, to_mnist(np.pad(stroke, 31)))  # as if it lay in a larger image
+
+
 @pytest.mark.parametrize("source, message", [
     (b"definitely not an image", "not an image"),
     (np.zeros((10, 10, 2)), "shape"),
