@@ -51,10 +51,10 @@ class Scorer(Protocol):
 
 def model_input(part: Part) -> np.ndarray | None:
     """The part as the model sees it; None when it holds too little ink to be a digit."""
-    room = 2 * (max(part.ink.shape) // 2 + 1)  # as if padded by half its long side all round,
-    height, width = part.ink.shape  # ... so a bare stroke is not 'all ink'
+    height, width = part.ink.shape
+    pad = max(height, width) // 2 + 1  # weighed as if padded this much, so a bare stroke is not 'all ink'
     try:
-        return to_mnist(part.ink, image_pixels=(height + room) * (width + room))
+        return to_mnist(part.ink, image_pixels=(height + 2 * pad) * (width + 2 * pad))
     except NoDigitError:
         return None
 
