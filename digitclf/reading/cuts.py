@@ -55,18 +55,24 @@ def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     columns = np.arange(width)[:, None] + np.arange(-reach, reach + 1)  # each seam's window
     inside = (columns >= 0) & (columns < width)
     window_ink = np.where(inside, rows[:, np.clip(columns, 0, width - 1)], np.inf)
-    cost = window_ink[0]
+    # The costs so far, in each seam's window with SEAM_SLOPE columns of inf either side, so
+    # that arriving from `shift` columns left of every window column is one slice.
+    s, k = SEAM_SLOPE, window_ink.shape[2]
+    padded = np.full((width, k + 2 * s), np.inf, dtype=window_ink.dtype)
+    cost = padded[:, s : s + k]
+    cost[:] = window_ink[0]
     steps = np.zeros(window_ink.shape, dtype=np.int8)
+    best, arriving = np.empty_like(cost), np.empty_like(cost)
+    better = np.empty(cost.shape, dtype=bool)
     for row in range(1, bands):
-        best, step = cost.copy(), steps[row]
-        for move in range(1, SEAM_SLOPE + 1):  # from `move` window columns left, then right
-            for shift, source, target in ((move, np.s_[:, :-move], np.s_[:, move:]),
-                                          (-move, np.s_[:, move:], np.s_[:, :-move])):
-                arriving = cost[source] + SEAM_STEP_COST * move
-                better = arriving < best[target]
-                best[target] = np.where(better, arriving, best[target])
-                step[target][better] = shift
-        cost = best + window_ink[row]
+        best[:] = cost
+        for shift in [move * side for move in range(1, s + 1) for side in (1, -1)]:  # ties: fewer moves
+            step_cost = window_ink.dtype.type(SEAM_STEP_COST * abs(shift))
+            np.add(padded[:, s - shift : s - shift + k], step_cost, out=arriving)
+            np.less(arriving, best, out=better)
+            np.copyto(best, arriving, where=better)
+            np.copyto(steps[row], shift, where=better)
+        np.add(best, window_ink[row], out=cost)
     paths = np.empty((bands, width), dtype=np.int64)
     at = np.full(width, reach)  # each seam ends in its own column, its window's middle
     seams = np.arange(width)
@@ -122,9 +128,11 @@ def cuts(ink: np.ndarray) -> Cuts:
     return Cuts(bounds, (0.0, *(float(crossed[c]) for c in columns), 0.0), spans, most)
 
 
-def between(ink: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def between(ink: np.ndarray, left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, int]:
     """The ink between two bounds (a column in every row: from `left`, up to but not
-    including `right`), without slivers."""
-    columns = np.arange(ink.shape[1])
+    including `right`), without slivers, in the columns the bounds reach; and the first of
+    those columns."""
+    start, stop = int(left.min()), int(right.max())
+    columns = np.arange(start, stop)
     inside = (columns >= left[:, None]) & (columns < right[:, None])
-    return _without_slivers(np.where(inside, ink, 0.0))
+    return _without_slivers(np.where(inside, ink[:, start:stop], 0.0)), start

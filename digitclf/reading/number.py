@@ -64,13 +64,27 @@ def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
     and the pair reader's view of the pieces that may hold several."""
     segmentation = segment(ink_map(decode_image(image)))
     parts = {part.key: part for ways in segmentation.spans().values() for part in ways.parts.values()}
-    inputs = {key: x for key, part in parts.items() if (x := model_input(part)) is not None}
-    if not inputs:
+    # Parts whose cuts differ only in empty columns hold the same ink: each ink is prepared
+    # and scored once (row: its row in `unique`; None when it is too little to be a digit).
+    row_of_ink: dict[tuple[tuple[int, ...], bytes], int | None] = {}
+    unique: list[np.ndarray] = []
+    rows: dict[int, int] = {}
+    for key, part in parts.items():
+        ink = (part.ink.shape, part.ink.tobytes())
+        if ink not in row_of_ink:
+            x = model_input(part)
+            row_of_ink[ink] = None if x is None else len(unique)
+            unique += [] if x is None else [x]
+        if (row := row_of_ink[ink]) is not None:
+            rows[key] = row
+    if not rows:
         raise NoDigitError("no digit found: no mark is large enough to be a digit")
-    x = np.stack(list(inputs.values()))
-    probabilities, margins = scorer.score(x)
-    boxes = np.array([parts[key].box for key in inputs])
-    return Candidates(segmentation, list(inputs), x, probabilities, margins,
+    inputs = np.stack(unique)
+    probabilities, margins = scorer.score(inputs)
+    index = np.fromiter(rows.values(), dtype=int, count=len(rows))
+    inputs, probabilities, margins = inputs[index], probabilities[index], margins[index]
+    boxes = np.array([parts[key].box for key in rows])
+    return Candidates(segmentation, list(rows), inputs, probabilities, margins,
                       part_features(probabilities, margins, boxes, segmentation.height),
                       read_pairs(segmentation))
 

@@ -236,9 +236,13 @@ def _ways(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float,
         return Ways({(0, 1): whole}, (0.0, 0.0), 1)
     bounds, cut_ink, spans, most = cuts(crop)
     last = len(bounds) - 1
-    parts = {(i, j): whole if (i, j) == (0, last) else
-             _part(between(crop, bounds[i], bounds[j]), piece.top, piece.left, next(keys))
-             for i, j in spans}
+    parts: dict[tuple[int, int], Part] = {}
+    for i, j in spans:
+        if (i, j) == (0, last):
+            parts[i, j] = whole
+        else:
+            ink_between, start = between(crop, bounds[i], bounds[j])
+            parts[i, j] = _part(ink_between, piece.top, piece.left + start, next(keys))
     return Ways(parts, cut_ink, most)
 
 
