@@ -1,11 +1,22 @@
 """The pair reader's training data and loss (its reading is tested in test_numbers)."""
 
+import argparse
+import json
+
 import numpy as np
 
 from digitclf.convert.onnx_graph import to_onnx
 from digitclf.reading.pair_view import PAIR_HEADS, PAIR_SHAPE
 from digitclf.runtime import OnnxNet
-from digitclf.training.train_pair_reader import UNKNOWN, _loss, handwriting_pieces, train_reader, training_pieces
+from digitclf.settings import PAIR_READER_ONNX
+from digitclf.training.train_pair_reader import (
+    UNKNOWN,
+    _loss,
+    card_of,
+    handwriting_pieces,
+    train_reader,
+    training_pieces,
+)
 
 
 def test_training_pieces_are_labelled_by_what_they_hold():
@@ -40,3 +51,20 @@ def test_a_trained_reader_runs_on_onnx_runtime():
     model = train_reader(x, y, epochs=1)
     expected = model.predict(x, verbose=0)
     np.testing.assert_allclose(OnnxNet(to_onnx(model).SerializeToString())(x), expected, atol=1e-4)
+
+
+def test_the_card_says_what_the_reader_saw():
+    x, y = handwriting_pieces(30, seed=3)
+    args = argparse.Namespace(numbers=0, hand_numbers=30, epochs=2)
+    card = json.loads(json.dumps(card_of(args, x, y, {"validation_families": {"count": 0.9}}, 12.34)))
+    assert card["pieces"] == len(x) == sum(card["pieces_by_digits_held"].values())
+    assert card["pieces_by_digits_held"]["2"] == int((y[:, 0] == 1).sum()) > 0
+    assert card["data"]["handwriting"].startswith("30 numbers") and card["epochs"] == 2
+    assert card["head_accuracy"]["validation_families"]["count"] == 0.9
+
+
+def test_the_shipped_reader_has_its_card():
+    card = json.loads((PAIR_READER_ONNX.with_suffix(".json")).read_text())
+    assert {"mnist", "handwriting", "encoded"} <= card["data"].keys() and card["epochs"] >= 1
+    assert set(card["head_accuracy"]) == {"heldout_mnist", "validation_families"}
+    assert min(card["head_accuracy"]["heldout_mnist"].values()) > 0.98
