@@ -74,7 +74,8 @@ def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
         if ink not in row_of_ink:
             x = model_input(part)
             row_of_ink[ink] = None if x is None else len(unique)
-            unique += [] if x is None else [x]
+            if x is not None:
+                unique.append(x)
         if (row := row_of_ink[ink]) is not None:
             rows[key] = row
     if not rows:

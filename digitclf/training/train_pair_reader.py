@@ -20,7 +20,7 @@ read their numbers better (natural spacing 89.3 -> 90.7%), but MNIST numbers wor
 98.3 -> 97.0%; bench/read_numbers.py 94.8 -> 93.8% on 400 reads), under what must hold.
 Its accuracy is shown on pieces of the MNIST digits the model held out and of the validation
 families, and written with what it saw into its card (pair_reader.json beside it). Retrain
-with `python -m digitclf.training.train_pair_reader` (about 30 minutes on two cores; 45 with
+with `python -m digitclf.training.train_pair_reader` (about 40 minutes on two cores; 45 with
 the handwriting numbers), then refit the reading's weights (python -m digitclf.training.fit_reader).
 """
 
