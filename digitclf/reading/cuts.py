@@ -64,10 +64,11 @@ def _seams(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     steps = np.zeros(window_ink.shape, dtype=np.int8)
     best, arriving = np.empty_like(cost), np.empty_like(cost)
     better = np.empty(cost.shape, dtype=bool)
+    moves = [(shift, window_ink.dtype.type(SEAM_STEP_COST * move))  # ties go to fewer moves
+             for move in range(1, s + 1) for shift in (move, -move)]
     for row in range(1, bands):
         best[:] = cost
-        for shift in [move * side for move in range(1, s + 1) for side in (1, -1)]:  # ties: fewer moves
-            step_cost = window_ink.dtype.type(SEAM_STEP_COST * abs(shift))
+        for shift, step_cost in moves:
             np.add(padded[:, s - shift : s - shift + k], step_cost, out=arriving)
             np.less(arriving, best, out=better)
             np.copyto(best, arriving, where=better)

@@ -178,7 +178,7 @@ def card_of(args: argparse.Namespace, x: np.ndarray, y: np.ndarray, accuracy: di
             "mnist": f"{args.numbers} numbers of 1-3 touching MNIST training digits the default model "
                      "learned from (its split of the training set)",
             "handwriting": f"{args.hand_numbers} numbers of 1-5 digits written tightly (neighbours touch) "
-                           "in the training handwriting families",
+                           "in the training handwriting families" if args.hand_numbers else "none",
             "encoded": "half as clean ink, half as a ballpoint photo; kept where the number comes out as "
                        "one piece wide enough to be cut",
         },
