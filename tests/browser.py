@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("DIGITCLF_CHROMIUM", "/usr/bin/chromium")
@@ -193,7 +194,8 @@ def reveal(page, opener, target) -> None:
     """Click `opener` (a selectbox, a popover) until `target` shows, then click `target`. A
     click that lands while the page is still re-rendering can be lost: open it again."""
     for _ in range(3):
-        wait_idle(page)  # a rerun's stale copies of the page's elements are gone
+        wait_idle(page)
+        expect(opener).to_have_count(1, timeout=30_000)  # a rerun's stale copy of it is gone
         if target.is_visible():
             break
         opener.click()
