@@ -8,13 +8,14 @@ from scipy import ndimage
 from scipy.special import logsumexp
 
 from digitclf.errors import NoDigitError
+from digitclf.reading import number
 from digitclf.reading.cuts import _without_slivers
 from digitclf.reading.number import candidates
 from digitclf.reading.pair_view import PAIR_SHAPE, pair_input, read_pairs
 from digitclf.reading.results import digit_results
 from digitclf.reading.scoring import JOIN_WEIGHT, PART_FEATURES, PART_WEIGHTS, WEIGHTS, cut_features, part_features
 from digitclf.reading.search import Candidates, best_readings, build_graph, forward
-from digitclf.reading.segment import Part, Segmentation, Ways, segment
+from digitclf.reading.segment import Part, Segmentation, Ways, find_pieces, segment
 from digitclf.training import handwriting, synth
 from digitclf.training.data import load_mnist
 from digitclf.training.fit_reader import Batch
@@ -254,8 +255,9 @@ def test_the_pair_reader_reads_touching_pairs_of_test_digits_whole(default_predi
     held, named, pieces = 0, 0, 0
     for seed in range(40):
         ink, text = _touching_pair(*mnist_test, seed)
-        views = read_pairs(segment(ink))
-        if len(views) != 1 or len(segment(ink).pieces) != 1:
+        found = find_pieces(ink)
+        views = read_pairs(found.wide())
+        if len(views) != 1 or found.piece_count != 1:
             continue
         (view,) = views.values()
         pieces += 1
@@ -268,7 +270,25 @@ def test_the_pair_reader_reads_touching_pairs_of_test_digits_whole(default_predi
 def test_a_narrow_digit_is_not_shown_to_the_pair_reader(mnist_test):
     images, _ = mnist_test
     one = synth.render(images[2], height=0.6)  # the third MNIST test digit, a 1
-    assert read_pairs(segment(one)) == {}
+    assert find_pieces(one).wide() == {}
+
+
+def test_a_piece_the_pair_reader_is_sure_of_is_read_whole(default_predictor, mnist_test, monkeypatch):
+    """Wide single digits are not cut when the pair reader is sure each holds one: far fewer
+    parts to prepare and score, and the same text as when every piece is cut."""
+    images, labels = mnist_test
+    rng = np.random.default_rng(3)
+    pruned, every = [], []
+    for _ in range(6):
+        chosen = rng.choice(len(images), 5, replace=False)
+        ink, text = synth.render_number(images[chosen], labels[chosen], rng, touch_prob=0.0, break_prob=0.0)
+        image = synth.ink_on_paper(ink)
+        with monkeypatch.context() as unpruned:
+            unpruned.setattr(number, "ONE_DIGIT", np.inf)
+            every.append((len(candidates(default_predictor, image).keys), default_predictor.read_number(image).text))
+        pruned.append((len(candidates(default_predictor, image).keys), default_predictor.read_number(image).text))
+    assert [text for _, text in pruned] == [text for _, text in every]
+    assert sum(parts for parts, _ in pruned) < 0.5 * sum(parts for parts, _ in every)
 
 
 def test_digit_results_add_evidence_from_elsewhere(default_predictor, mnist_test):

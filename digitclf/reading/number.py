@@ -5,13 +5,15 @@
                   fragments (a dotted stroke) belong together; stray specks are dropped. A
                   piece about as wide as a digit or wider may hold touching digits, so it is
                   also offered cut in two or more along near-vertical seams (cuts.py).
+    pair_view.py  the pair reader reads each piece wide enough to hold several digits whole; a
+                  piece it is sure holds one digit (ONE_DIGIT) is read only whole, not cut:
+                  most of a number's cost is preparing the cut parts.
     candidates    every candidate crop goes through the same `to_mnist` as a single digit, all
                   in one batch, and is scored as a whole digit from the classifier's
                   confidence, the not-a-digit detector's margin and its size (scoring.py:
                   part_features), less a fitted price for the ink its cuts cross (touching
                   digits part where their strokes meet; a cut through one digit crosses
-                  more). The pair reader (pair_view.py) reads each piece that may hold
-                  several digits whole as well.
+                  more).
     search.py     every way to read the pieces is a path through a graph, scored by a fitted
                   log-linear model (scoring.py: the parts', the cuts', the pair reader's view
                   of how many digits a piece holds, a price for reading two pieces as one);
@@ -37,7 +39,11 @@ from digitclf.reading.pair_view import read_pairs
 from digitclf.reading.results import NumberResult, digit_results
 from digitclf.reading.scoring import WEIGHTS, confidence, confidence_features, part_features
 from digitclf.reading.search import Candidates, build_graph, chosen_readings, forward, pair_priors
-from digitclf.reading.segment import Part, segment
+from digitclf.reading.segment import Part, cut, find_pieces
+
+ONE_DIGIT = np.log(0.999)  # a piece the pair reader gives this log-probability of one digit or more is
+# read only whole, never cut: on 2,400 numbers of training digits and of the validation families, the
+# same readings as with every piece cut (also at 0.95), in a fifth of the parts for MNIST digits
 
 
 class Scorer(Protocol):
@@ -62,8 +68,11 @@ def model_input(part: Part) -> np.ndarray | None:
 def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
     """Every part of every way to read an image's pieces, with its features as a whole digit,
     and the pair reader's view of the pieces that may hold several."""
-    segmentation = segment(ink_map(decode_image(image)))
-    parts = {part.key: part for ways in segmentation.spans().values() for part in ways.parts.values()}
+    pieces = find_pieces(ink_map(decode_image(image)))
+    views = read_pairs(pieces.wide())
+    segmentation = cut(pieces, whole={span for span, view in views.items() if view.held[0] >= ONE_DIGIT})
+    spans = segmentation.spans()
+    parts = {part.key: part for ways in spans.values() for part in ways.parts.values()}
     # Parts whose cuts differ only in empty columns hold the same ink: each ink is prepared
     # and scored once (row: its row in `unique`; None when it is too little to be a digit).
     row_of_ink: dict[tuple[tuple[int, ...], bytes], int | None] = {}
@@ -87,7 +96,7 @@ def candidates(scorer: Scorer, image: ImageSource) -> Candidates:
     boxes = np.array([parts[key].box for key in rows])
     return Candidates(segmentation, list(rows), inputs, probabilities, margins,
                       part_features(probabilities, margins, boxes, segmentation.height),
-                      read_pairs(segmentation))
+                      {span: view for span, view in views.items() if spans[span].last > 1})
 
 
 def read_number(scorer: Scorer, image: ImageSource) -> NumberResult:

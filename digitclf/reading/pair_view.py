@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import log_softmax
 
 from digitclf.imaging.preprocess import fit_ink
-from digitclf.reading.segment import Segmentation, Span
+from digitclf.reading.segment import Span
 from digitclf.runtime import OnnxNet, run_batched
 from digitclf.settings import PAIR_READER_ONNX
 
@@ -45,9 +45,8 @@ def _pair_reader() -> OnnxNet:
     return OnnxNet(PAIR_READER_ONNX)
 
 
-def read_pairs(segmentation: Segmentation) -> dict[Span, PairView]:
-    """The pair reader's view of each span of pieces that is offered cuts."""
-    several = {span: ways.whole.ink for span, ways in segmentation.spans().items() if ways.last > 1}
+def read_pairs(several: dict[Span, np.ndarray]) -> dict[Span, PairView]:
+    """The pair reader's view of each span of pieces given, by its ink (Pieces.wide)."""
     if not several:
         return {}
     whole = np.stack([pair_input(ink) for ink in several.values()])

@@ -8,11 +8,14 @@ near-vertical seams (cuts.py): its parts lie between any two of its seams, and a
 any chain of parts across it (Ways). Neighbours that may be one digit drawn in two pieces are
 also offered read as one (at a price search.py weighs: each piece is a digit of its own
 unless the evidence says otherwise).
+
+find_pieces finds the pieces, cut the ways to read them: between the two, a reader may say
+which pieces are only read whole (number.py: those the pair reader is sure hold one digit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from itertools import count
 from typing import NamedTuple
 
@@ -226,12 +229,38 @@ def _part(ink: np.ndarray, top: int, left: int, key: int) -> Part:
     return Part(crop, (left + int(cols[0]), top + int(rows[0]), crop.shape[1], crop.shape[0]), key)
 
 
-def _ways(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float,
-          keys: Iterator[int]) -> Ways:
+class Pieces(NamedTuple):
+    """The pieces of an ink map that hold digits, before any is cut: each span's piece (a
+    piece, or two neighbours that may be one digit, joined), its ink cropped to its box and
+    read whole as one part; how many pieces there are, and the typical digit height."""
+
+    spans: dict[Span, tuple[Piece, np.ndarray, Part]]
+    piece_count: int
+    height: float
+
+    def wide(self) -> dict[Span, np.ndarray]:
+        """The ink of each span wide enough to hold touching digits (offered cuts)."""
+        return {span: whole.ink for span, (piece, _, whole) in self.spans.items()
+                if may_hold_several(piece, self.height)}
+
+
+def find_pieces(ink: np.ndarray) -> Pieces:
+    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, and the
+    neighbours that may be one digit."""
+    labels, pieces, height = _pieces(ink)
+    keys = count()
+    spans: dict[Span, tuple[Piece, np.ndarray, Part]] = {}
+    joined = {(i, i + 2): _union(a, b) for i, (a, b) in enumerate(zip(pieces, pieces[1:]))
+              if _may_be_one(a, b, height)}
+    for span, piece in [*joined.items(), *(((i, i + 1), piece) for i, piece in enumerate(pieces))]:
+        crop = _crop(ink, labels, piece)
+        spans[span] = piece, crop, _part(crop, piece.top, piece.left, next(keys))
+    return Pieces(spans, len(pieces), height)
+
+
+def _ways(piece: Piece, crop: np.ndarray, whole: Part, height: float, keys: Iterator[int]) -> Ways:
     """The ways to read a piece: whole, and cut along its cheapest seams into several digits
-    when it is wide enough. Its parts are numbered from `keys`."""
-    crop = _crop(ink, labels, piece)
-    whole = _part(crop, piece.top, piece.left, next(keys))
+    when it is wide enough. Its cut parts are numbered from `keys`."""
     if not may_hold_several(piece, height):
         return Ways({(0, 1): whole}, (0.0, 0.0), 1)
     bounds, cut_ink, spans, most = cuts(crop)
@@ -246,11 +275,18 @@ def _ways(ink: np.ndarray, labels: np.ndarray, piece: Piece, height: float,
     return Ways(parts, cut_ink, most)
 
 
+def cut(pieces: Pieces, whole: Collection[Span] = ()) -> Segmentation:
+    """The ways to read each span of pieces; those in `whole` are read only whole (known to
+    hold one digit), never cut."""
+    keys = count(len(pieces.spans))
+    ways = {span: Ways({(0, 1): part}, (0.0, 0.0), 1) if span in whole
+            else _ways(piece, crop, part, pieces.height, keys)
+            for span, (piece, crop, part) in pieces.spans.items()}
+    return Segmentation([ways[i, i + 1] for i in range(pieces.piece_count)], pieces.height,
+                        {a: w for (a, b), w in ways.items() if b == a + 2})
+
+
 def segment(ink: np.ndarray) -> Segmentation:
     """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, and the
     ways to read each, and each pair of neighbours that may be one digit."""
-    labels, pieces, height = _pieces(ink)
-    keys = count()
-    joined = {i: _ways(ink, labels, _union(a, b), height, keys)
-              for i, (a, b) in enumerate(zip(pieces, pieces[1:])) if _may_be_one(a, b, height)}
-    return Segmentation([_ways(ink, labels, piece, height, keys) for piece in pieces], height, joined)
+    return cut(find_pieces(ink))
