@@ -200,13 +200,6 @@ def _crop(ink: np.ndarray, labels: np.ndarray, piece: Piece) -> np.ndarray:
     return np.where(np.isin(labels[rows, cols], piece.ids), ink[rows, cols], 0.0)
 
 
-def piece_crops(ink: np.ndarray) -> tuple[list[tuple[Piece, np.ndarray]], float]:
-    """The pieces of an ink map (float (H, W) 0..1) that hold digits, left to right, each
-    with its ink cropped to its box; and the typical digit height."""
-    labels, pieces, height = _pieces(ink)
-    return [(piece, _crop(ink, labels, piece)) for piece in pieces], height
-
-
 def may_hold_several(piece: Piece, height: float) -> bool:
     """Whether a piece is wide enough to hold touching digits (it is offered cuts)."""
     return piece.width >= SPLIT_WIDTH * height

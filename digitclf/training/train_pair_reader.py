@@ -43,7 +43,7 @@ from digitclf.imaging.decode import decode_image
 from digitclf.imaging.preprocess import ink_map
 from digitclf.reading.pair_view import PAIR_HEADS, PAIR_SHAPE, pair_input
 from digitclf.reading.predictor import Predictor, load_predictor
-from digitclf.reading.segment import may_hold_several, piece_crops
+from digitclf.reading.segment import find_pieces
 from digitclf.settings import PAIR_READER_ONNX
 from digitclf.store.atomic import replace_atomically
 from digitclf.store.model_store import ModelStore
@@ -75,12 +75,13 @@ def _piece(ink: np.ndarray, digits: list[int], rng: np.random.Generator) -> tupl
     three or more); None when it does not come out as one piece wide enough to be cut."""
     if rng.random() < 0.5:
         ink = ink_map(decode_image(synth.ballpoint_photo(ink, rng)))
-    crops, height = piece_crops(ink)
-    if len(crops) != 1 or not may_hold_several(crops[0][0], height):
+    pieces = find_pieces(ink)
+    wide = list(pieces.wide().values())
+    if pieces.piece_count != 1 or not wide:
         return None  # the digits did not touch, or a digit too narrow to be offered cuts
     held = len(digits)
     named = digits[:2] if held < 3 else []
-    return pair_input(crops[0][1]), [min(held, 3) - 1, *named, *[UNKNOWN] * (2 - len(named))]
+    return pair_input(wide[0]), [min(held, 3) - 1, *named, *[UNKNOWN] * (2 - len(named))]
 
 
 def _stacked(pieces: list[tuple[np.ndarray, list[int]] | None]) -> tuple[np.ndarray, np.ndarray]:
