@@ -13,12 +13,20 @@ from digitclf.reading.cuts import _without_slivers
 from digitclf.reading.number import candidates
 from digitclf.reading.pair_view import PAIR_SHAPE, pair_input, read_pairs
 from digitclf.reading.results import digit_results
-from digitclf.reading.scoring import JOIN_WEIGHT, PART_FEATURES, PART_WEIGHTS, WEIGHTS, cut_features, part_features
+from digitclf.reading.scoring import (
+    CONFIDENCE_WEIGHTS,
+    JOIN_WEIGHT,
+    PART_FEATURES,
+    PART_WEIGHTS,
+    WEIGHTS,
+    cut_features,
+    part_features,
+)
 from digitclf.reading.search import Candidates, best_readings, build_graph, forward
 from digitclf.reading.segment import Part, Segmentation, Ways, find_pieces, segment
 from digitclf.training import handwriting, synth
 from digitclf.training.data import load_mnist
-from digitclf.training.fit_reader import Batch
+from digitclf.training.fit_reader import DOUBT_FLOORS, Batch, _samples, choose_doubt_floor, readings
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +394,14 @@ def test_the_fitters_log_partition_sums_over_every_reading(default_predictor, mn
     total, best, path = forward(graph, scores)
     assert np.isclose(total, log_z[0]) and np.isclose(best, totals.max()) and path == every[int(totals.argmax())]
     assert batch.best_paths(scores) == [path]
+
+
+def test_a_floor_under_the_paths_doubt_only_lowers_confidence():
+    """Pieces read whole leave a path less doubt than the confidence was fitted on: the floor
+    the fitter picks lifts it, never lowering the doubt, so no reading grows surer."""
+    samples = _samples("mnist-heldout", 6, seed=3, store=None, model="default", digits=5)
+    (exact_low, low), (exact_high, high) = (readings(samples, WEIGHTS, floor) for floor in (1e-5, 1e-2))
+    assert (exact_low == exact_high).all() and (high[:, 1] >= np.log(1e-2)).all()
+    assert (high @ CONFIDENCE_WEIGHTS <= low @ CONFIDENCE_WEIGHTS + 1e-9).all()
+    assert (high @ CONFIDENCE_WEIGHTS < low @ CONFIDENCE_WEIGHTS).any()
+    assert choose_doubt_floor(samples, WEIGHTS, np.ones(len(samples), bool)) in DOUBT_FLOORS

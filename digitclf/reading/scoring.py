@@ -78,17 +78,18 @@ CONFIDENCE_SHIFT = 0.0  # subtracted from the logit: a margin of caution near 0.
 PATH_DOUBT_FLOOR = 1e-3  # the least doubt a path is given. A piece the pair reader is sure of
 # is read whole, without the cuts whose small share of the readings made this doubt before
 # (its median was e^-6.4, numbers read right and wrong alike): below the floor the fit above
-# would extrapolate. Chosen on half of fit_reader's 900 validation numbers (the readings at 0.99
-# or more 100% exact there; 99.2% on the other half, as with every piece cut)
+# would extrapolate. Chosen by fit_reader on half of its 900 validation numbers, the lowest floor
+# whose readings at 0.99 or more are exact 99.5% of the time (100% there; 99.2% on the other
+# half, as with every piece cut)
 
 
 def confidence_features(path_log_probability: float, digits_log_confidence: float,
-                        lowest_margin: float) -> np.ndarray:
+                        lowest_margin: float, doubt_floor: float = PATH_DOUBT_FLOOR) -> np.ndarray:
     """What a reading's confidence builds on: 1; the log of the doubt in its path (minus its
     log-probability among all readings, under the fitted model: about the chance that another
-    reading is right, where that is small; at least PATH_DOUBT_FLOOR) and in its digits (minus the sum of their
+    reading is right, where that is small; at least doubt_floor) and in its digits (minus the sum of their
     log-confidences); and the lowest detector margin of its parts (clipped)."""
-    path_doubt = max(-path_log_probability, PATH_DOUBT_FLOOR)
+    path_doubt = max(-path_log_probability, doubt_floor)
     return np.array([1.0, np.log(path_doubt), np.log(max(-digits_log_confidence, 1e-6)),
                      float(np.clip(lowest_margin, -5.0, 5.0))])
 

@@ -15,7 +15,9 @@ training digits the model held out. On those, half of them fit the confidence's 
 (a logistic regression on scoring.confidence_features, then shifted down until the readings
 it gives >= 0.99 are exact >= 99.5% of the time), and the other half checks it.
 The weights now stay when no refit reads the validation numbers better; the calibration is
-refit either way. Prints the weights to paste into scoring.py and the validation figures.
+refit either way. It also picks the least doubt a reading's path is given
+(scoring.PATH_DOUBT_FLOOR): the lowest at which the shipped calibration's readings >= 0.99 stay
+exact on the calibration half. Prints the weights to paste into scoring.py and the validation figures.
 """
 
 from __future__ import annotations
@@ -32,7 +34,14 @@ from scipy.optimize import minimize
 
 from digitclf.reading.number import candidates
 from digitclf.reading.predictor import load_predictor
-from digitclf.reading.scoring import PART_FEATURES, WEIGHTS, confidence_features
+from digitclf.reading.scoring import (
+    CONFIDENCE_SHIFT,
+    CONFIDENCE_WEIGHTS,
+    PART_FEATURES,
+    PATH_DOUBT_FLOOR,
+    WEIGHTS,
+    confidence_features,
+)
 from digitclf.reading.search import AGREEMENT, COUNT, JOIN, SPAN, build_graph, edge_digits
 from digitclf.settings import DETECTOR_ONNX, PAIR_READER_ONNX
 from digitclf.store.model_store import ModelStore
@@ -41,6 +50,7 @@ from digitclf.training.data import load_mnist
 
 SURE = 0.99  # the confidence whose readings must be exact at least this often,
 SURE_TARGET = 0.995  # ... which the calibration's shift asks of them on its half
+DOUBT_FLOORS = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # scoring.PATH_DOUBT_FLOOR is one of these
 
 
 class Sample(NamedTuple):
@@ -224,7 +234,8 @@ def fit_weights(samples: list[Sample], l2: float, mnist_share: float, start: np.
                     options={"maxiter": 200, "ftol": 1e-7}).x
 
 
-def readings(samples: list[Sample], w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def readings(samples: list[Sample], w: np.ndarray,
+             doubt_floor: float = PATH_DOUBT_FLOOR) -> tuple[np.ndarray, np.ndarray]:
     """What read_number makes of each sample under weights `w`: whether it reads the text
     exactly, and its confidence_features (N, 4)."""
     batch = Batch([(s.nodes, s.src, s.dst) for s in samples])
@@ -236,8 +247,15 @@ def readings(samples: list[Sample], w: np.ndarray) -> tuple[np.ndarray, np.ndarr
         sample, local = samples[i], [e - batch.edge_starts[i] for e in path]
         exact.append("".join(sample.digits[e] for e in local) == sample.text)
         rows.append(confidence_features(float(scores[path].sum() - log_z[i]),
-                                        float(sample.log_confidence[local].sum()), float(sample.margin[local].min())))
+                                        float(sample.log_confidence[local].sum()), float(sample.margin[local].min()),
+                                        doubt_floor))
     return np.array(exact), np.array(rows)
+
+
+def _sure_exact(x: np.ndarray, exact: np.ndarray, coef: np.ndarray, shift: float) -> bool:
+    """Whether the readings a calibration gives >= SURE are exact >= SURE_TARGET of the time."""
+    sure = x @ coef - shift >= np.log(SURE / (1 - SURE))
+    return not sure.any() or exact[sure].mean() >= SURE_TARGET
 
 
 def fit_calibration(x: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, float]:
@@ -250,10 +268,19 @@ def fit_calibration(x: np.ndarray, exact: np.ndarray) -> tuple[np.ndarray, float
             x.T @ (p - exact) + 2e-3 * c
     coef = minimize(loss, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B").x
     for shift in np.arange(0, 10, 0.05):
-        sure = x @ coef - shift >= np.log(SURE / (1 - SURE))
-        if not sure.any() or exact[sure].mean() >= SURE_TARGET:
+        if _sure_exact(x, exact, coef, shift):
             return coef, float(shift)
     return coef, 10.0
+
+
+def choose_doubt_floor(samples: list[Sample], w: np.ndarray, half: np.ndarray) -> float:
+    """The lowest of DOUBT_FLOORS at which the shipped calibration's readings >= SURE are
+    exact >= SURE_TARGET of the time on `half` of the samples (the highest if none)."""
+    for floor in DOUBT_FLOORS:
+        exact, x = readings(samples, w, floor)
+        if _sure_exact(x[half], exact[half], CONFIDENCE_WEIGHTS, CONFIDENCE_SHIFT):
+            return floor
+    return DOUBT_FLOORS[-1]
 
 
 TRAIN_SOURCES = ("hand-train-natural", "hand-train-tight", "mnist-train")
@@ -331,11 +358,16 @@ def main() -> None:
               f"({Fit(train, chosen_share).left_out} training numbers no path reads)")
     print(f"confidence on the calibration half:  {_reliability(given[halves], exact[halves])}")
     print(f"confidence on the other half:        {_reliability(given[~halves], exact[~halves])}")
+    floor = choose_doubt_floor(val, w, halves)
+    exact, x = readings(val, w, floor)
+    given = 1 / (1 + np.exp(-(x @ CONFIDENCE_WEIGHTS - CONFIDENCE_SHIFT)))
+    print(f"the shipped calibration with the path's doubt at least {floor:g}, on the calibration half: "
+          f"{_reliability(given[halves], exact[halves])}; on the other: {_reliability(given[~halves], exact[~halves])}")
     print("\n# paste into digitclf/reading/scoring.py")
     for name, values in (("PART_WEIGHTS", w[:PART_FEATURES]), ("CUT_WEIGHTS", w[PART_FEATURES:COUNT]),
                          ("PAIR_COUNT_WEIGHT", w[COUNT]), ("PAIR_AGREEMENT_WEIGHT", w[AGREEMENT]),
                          ("JOIN_WEIGHT", w[JOIN]), ("SPAN_WEIGHTS", w[SPAN:]), ("CONFIDENCE_WEIGHTS", coef),
-                         ("CONFIDENCE_SHIFT", shift)):
+                         ("CONFIDENCE_SHIFT", shift), ("PATH_DOUBT_FLOOR", floor)):
         listed = ", ".join(f"{v:.3f}" for v in np.atleast_1d(values))
         print(f"{name} = " + (f"np.array([{listed}])" if np.ndim(values) else listed))
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
