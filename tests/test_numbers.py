@@ -11,7 +11,15 @@ from digitclf.errors import NoDigitError
 from digitclf.reading import number
 from digitclf.reading.cuts import _without_slivers
 from digitclf.reading.number import candidates
-from digitclf.reading.pair_view import PAIR_SHAPE, pair_input, read_pairs
+from digitclf.reading.pair_view import (
+    PAIR_DIGIT_WEIGHT,
+    PAIR_SHAPE,
+    PAIR_VIEW_CUT_INK,
+    PairView,
+    digit_priors,
+    pair_input,
+    read_pairs,
+)
 from digitclf.reading.results import digit_results
 from digitclf.reading.scoring import (
     CONFIDENCE_WEIGHTS,
@@ -297,6 +305,16 @@ def test_a_piece_the_pair_reader_is_sure_of_is_read_whole(default_predictor, mni
         pruned.append((len(candidates(default_predictor, image).keys), default_predictor.read_number(image).text))
     assert [text for _, text in pruned] == [text for _, text in every]
     assert sum(parts for parts, _ in pruned) < 0.5 * sum(parts for parts, _ in every)
+
+
+def test_the_pair_readers_view_weighs_only_where_the_cut_crosses_ink():
+    """Two digits the cut parts cleanly are read by the classifier alone; where the cut goes
+    through ink, the pair reader's view of the whole piece weighs on each digit."""
+    view = PairView(np.log([0.01, 0.98, 0.01]), np.log(np.full(10, 0.01) + 0.9 * (np.arange(10) == 7)),
+                    np.log(np.full(10, 0.1)))
+    assert not digit_priors(view, cut_ink=0.0).any()
+    assert not digit_priors(view, cut_ink=PAIR_VIEW_CUT_INK / 2).any()
+    np.testing.assert_allclose(digit_priors(view, cut_ink=0.3), PAIR_DIGIT_WEIGHT * np.stack([view.first, view.second]))
 
 
 def test_digit_results_add_evidence_from_elsewhere(default_predictor, mnist_test):

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import logsumexp
 
-from digitclf.reading.pair_view import PAIR_DIGIT_WEIGHT, PairView
+from digitclf.reading.pair_view import PairView, digit_priors
 from digitclf.reading.scoring import CUT_FEATURES, PART_FEATURES, SPAN_FEATURES, WEIGHTS, cut_features, span_features
 from digitclf.reading.segment import Reading, Segmentation, Span, Ways
 
@@ -180,13 +180,12 @@ def best_readings(found: Candidates) -> list[tuple[Span, Reading]]:
 
 
 def pair_priors(found: Candidates, chosen: list[tuple[Span, Reading, bool]]) -> np.ndarray:
-    """For each chosen part: the pair reader's log-probabilities of its digit (x
-    PAIR_DIGIT_WEIGHT) where its span is read as two digits, else zeros: (N, 10)."""
+    """For each chosen part: the pair reader's view of its digit (pair_view.digit_priors)
+    where its span is read as two digits, else zeros: (N, 10)."""
     rows = []
     for span, reading, pair in chosen:
         if pair:
-            view = found.pairs[span]
-            rows += [PAIR_DIGIT_WEIGHT * view.first, PAIR_DIGIT_WEIGHT * view.second]
+            rows += list(digit_priors(found.pairs[span], reading.cut_ink[0]))
         else:
             rows += [np.zeros(10)] * len(reading.parts)
     return np.array(rows, dtype=np.float32).reshape(-1, 10)
@@ -206,8 +205,7 @@ def edge_digits(found: Candidates, graph: Graph) -> list[tuple[tuple[int, ...], 
         rows = [row[ways.parts[p].key] for p in zip(edge.bounds, edge.bounds[1:])]
         scores = log_p[rows]
         if edge.pair:
-            view = found.pairs[edge.span]
-            scores = scores + PAIR_DIGIT_WEIGHT * np.stack([view.first, view.second])
+            scores = scores + digit_priors(found.pairs[edge.span], ways.cut_ink[edge.bounds[1]])
             scores = scores - logsumexp(scores, axis=1, keepdims=True)
         out.append((tuple(int(d) for d in scores.argmax(axis=1)), float(scores.max(axis=1).sum()),
                     float(found.margins[rows].min()) if rows else np.inf))
