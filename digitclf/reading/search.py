@@ -6,8 +6,9 @@ programming over the graph finds the best path and the log of the sum over all p
 The graph: a node before each piece and after the last. Each span (a piece, or two
 neighbours that may be one digit) runs from the node before it to the node after it:
   - read whole: one edge (one digit);
-  - cut in two: one edge per seam (the pair reader's view of each digit joins the
-    classifier's, and how well they agree is a feature);
+  - cut in two: one edge per seam (how well the pair reader's view of each digit and the
+    classifier's agree is a feature; where the seam cuts through ink, its view joins the
+    classifier's in the digits read, pair_view.digit_priors);
   - cut in three or more: a chain of edges, one per digit, through inner nodes that say
     where the last cut ran and how many digits came before (a piece holds at most Ways.most).
 The pair reader's log-probability of the span's count of digits (1, 2, 3+) is a feature of
