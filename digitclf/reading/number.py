@@ -43,7 +43,7 @@ from digitclf.reading.segment import Part, cut, find_pieces
 
 ONE_DIGIT = np.log(0.999)  # a piece the pair reader gives this log-probability of one digit or more is
 # read only whole, never cut: on 2,400 numbers of training digits and of the validation families, the
-# same readings as with every piece cut (also at 0.95), in a fifth of the parts for MNIST digits
+# same text as with every piece cut (also at 0.95), from a fifth of the parts for MNIST digits
 
 
 class Scorer(Protocol):
