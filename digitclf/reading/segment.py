@@ -271,7 +271,7 @@ def _ways(piece: Piece, crop: np.ndarray, whole: Part, height: float, keys: Iter
 def cut(pieces: Pieces, whole: Collection[Span] = ()) -> Segmentation:
     """The ways to read each span of pieces; those in `whole` are read only whole (known to
     hold one digit), never cut."""
-    keys = count(len(pieces.spans))
+    keys = count(len(pieces.spans))  # find_pieces numbered the wholes 0, 1, ...: cut parts come after
     ways = {span: Ways({(0, 1): part}, (0.0, 0.0), 1) if span in whole
             else _ways(piece, crop, part, pieces.height, keys)
             for span, (piece, crop, part) in pieces.spans.items()}
