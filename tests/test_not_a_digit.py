@@ -179,6 +179,16 @@ def test_handwriting_ones_with_a_flag_are_digits(default_predictor, validation_f
     assert not any(ones), ones
 
 
+def test_the_detectors_score_is_the_log_odds_of_any_digit_against_none():
+    from scipy.special import softmax
+
+    from digitclf.reading.predictor import digit_logit
+
+    logits = np.random.default_rng(0).normal(scale=4, size=(50, 11))
+    p = softmax(logits, axis=1)
+    assert np.allclose(digit_logit(logits), np.log(p[:, :10].sum(axis=1) / p[:, 10]))
+
+
 def test_recalibrating_keeps_the_network_and_chooses_the_threshold_again(monkeypatch):
     """train_detector --recalibrate: the threshold flags FLAGGED_DIGITS of the held-out digits
     (the strictest of the two sets), the network's card stays, its stale split figures go."""
@@ -191,7 +201,7 @@ def test_recalibrating_keeps_the_network_and_chooses_the_threshold_again(monkeyp
     monkeypatch.setattr(train_detector, "N_VALIDATION_DIGITS", 100)
     monkeypatch.setattr(train_detector, "N_REPORT", 20)
     monkeypatch.setattr(train_detector, "FLAGGED_DIGITS", 0.05)
-    model = build_cnn(outputs=1, filters=(4, 8, 8))  # untrained: any network has a threshold
+    model = build_cnn(outputs=11, filters=(4, 8, 8))  # untrained: any network has a threshold
     card = {"threshold_logit": 99.0, "seed": 0, "epochs": 12, "val_digits_flagged": 0.5, "data": {"a": 1}}
     info = train_detector.recalibrate(model, card)
     assert info["threshold_logit"] != 99.0 and info["flagged_digits_target"] == 0.05

@@ -15,9 +15,10 @@ training digits the model held out. On those, half of them fit the confidence's 
 (a logistic regression on scoring.confidence_features, then shifted down until the readings
 it gives >= 0.99 are exact >= 99.5% of the time), and the other half checks it.
 The weights now stay when no refit reads the validation numbers better; the calibration is
-refit either way. It also picks the least doubt a reading's path is given
-(scoring.PATH_DOUBT_FLOOR): the lowest at which the shipped calibration's readings >= 0.99 stay
-exact on the calibration half. Prints the weights to paste into scoring.py and the validation figures.
+refit either way, and replaces the shipped one only if it gives more readings >= 0.99. It also
+picks the least doubt a reading's path is given (scoring.PATH_DOUBT_FLOOR): the lowest at which
+the shipped calibration's readings >= 0.99 stay exact on the calibration half. Prints the
+weights to paste into scoring.py and the validation figures.
 """
 
 from __future__ import annotations
@@ -358,17 +359,21 @@ def main() -> None:
               f"({Fit(train, chosen_share).left_out} training numbers no path reads)")
     print(f"confidence on the calibration half:  {_reliability(given[halves], exact[halves])}")
     print(f"confidence on the other half:        {_reliability(given[~halves], exact[~halves])}")
+    refit_sure = int((given[halves] >= SURE).sum())
     floor = choose_doubt_floor(val, w, halves)
     exact, x = readings(val, w, floor)
     given = 1 / (1 + np.exp(-(x @ CONFIDENCE_WEIGHTS - CONFIDENCE_SHIFT)))
     print(f"the shipped calibration with the path's doubt at least {floor:g}, on the calibration half: "
           f"{_reliability(given[halves], exact[halves])}; on the other: {_reliability(given[~halves], exact[~halves])}")
+    if refit_sure < (given[halves] >= SURE).sum():  # both exact enough there: the one that is sure more often
+        coef, shift = CONFIDENCE_WEIGHTS, CONFIDENCE_SHIFT
+        print("chosen calibration: the shipped one (the refit is sure of fewer readings)")
     print("\n# paste into digitclf/reading/scoring.py")
     for name, values in (("PART_WEIGHTS", w[:PART_FEATURES]), ("CUT_WEIGHTS", w[PART_FEATURES:COUNT]),
                          ("PAIR_COUNT_WEIGHT", w[COUNT]), ("PAIR_AGREEMENT_WEIGHT", w[AGREEMENT]),
                          ("JOIN_WEIGHT", w[JOIN]), ("SPAN_WEIGHTS", w[SPAN:]), ("CONFIDENCE_WEIGHTS", coef),
                          ("CONFIDENCE_SHIFT", shift), ("PATH_DOUBT_FLOOR", floor)):
-        listed = ", ".join(f"{v:.3f}" for v in np.atleast_1d(values))
+        listed = ", ".join(f"{v:.3g}" if name == "PATH_DOUBT_FLOOR" else f"{v:.3f}" for v in np.atleast_1d(values))
         print(f"{name} = " + (f"np.array([{listed}])" if np.ndim(values) else listed))
     print(f"\ndone in {time.perf_counter() - started:.0f} s")
 
