@@ -23,6 +23,7 @@ from digitclf.reading.allocator import keep_buffers_on_heap
 from digitclf.reading.explain import Explanation, explain_input, logits_net
 from digitclf.reading.number import read_number
 from digitclf.reading.results import DigitResult, NumberResult, digit_results
+from digitclf.reading.scoring import rows_logsumexp
 from digitclf.runtime import Net, OnnxNet, run_batched, run_together
 from digitclf.settings import DETECTOR_INFO, DETECTOR_ONNX
 from digitclf.store.model_store import ModelStore
@@ -128,9 +129,7 @@ def _classifier(store: ModelStore, name: str) -> Net:
 def digit_logit(detected: np.ndarray) -> np.ndarray:
     """The not-a-digit detector's outputs, (N, 11) logits for the ten digits and "none", -> how
     digit-like each input is (N,): the log-odds of any digit against none."""
-    digits = detected[:, :10]
-    top = digits.max(axis=1)  # scipy's logsumexp, without its overhead (0.2 ms) on one input
-    return top + np.log(np.exp(digits - top[:, None]).sum(axis=1)) - detected[:, 10]
+    return rows_logsumexp(detected[:, :10]) - detected[:, 10]
 
 
 @functools.cache

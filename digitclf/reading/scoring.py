@@ -29,6 +29,13 @@ WEIGHTS = np.concatenate([PART_WEIGHTS, CUT_WEIGHTS, [PAIR_COUNT_WEIGHT, PAIR_AG
 SEAM_INK = 0.25  # a cut crossing more ink than this pays again for the rest
 
 
+def rows_logsumexp(x: np.ndarray) -> np.ndarray:
+    """log sum exp of each row of `x` (N, K) -> (N,): scipy's logsumexp without its overhead
+    (0.2 ms a call), which counts on one input or ten numbers."""
+    top = x.max(axis=1)
+    return top + np.log(np.exp(x - top[:, None]).sum(axis=1))
+
+
 def part_features(probabilities: np.ndarray, margins: np.ndarray, boxes: np.ndarray,
                   height: float) -> np.ndarray:
     """What speaks for and against candidate parts being whole digits: their probabilities

@@ -25,7 +25,15 @@ import numpy as np
 from scipy.special import logsumexp
 
 from digitclf.reading.pair_view import PairView, digit_priors
-from digitclf.reading.scoring import CUT_FEATURES, PART_FEATURES, SPAN_FEATURES, WEIGHTS, cut_features, span_features
+from digitclf.reading.scoring import (
+    CUT_FEATURES,
+    PART_FEATURES,
+    SPAN_FEATURES,
+    WEIGHTS,
+    cut_features,
+    rows_logsumexp,
+    span_features,
+)
 from digitclf.reading.segment import Reading, Segmentation, Span, Ways
 
 # An edge's features: its parts' (summed), its cuts' (summed), these three, and the span's
@@ -72,8 +80,7 @@ def _agreement(found: Candidates, rows: list[int], view: PairView) -> float:
     """How well the classifier and the pair reader agree on two digits: the sum of each
     digit's log sum_d p_classifier(d) p_pair(d)."""
     p = np.log(np.maximum(found.probabilities[rows], 1e-12)) + np.stack([view.first, view.second])
-    top = p.max(axis=1, keepdims=True)  # scipy's logsumexp, without its overhead on ten numbers
-    return float((np.log(np.exp(p - top).sum(axis=1)) + top[:, 0]).sum())
+    return float(rows_logsumexp(p).sum())
 
 
 def build_graph(found: Candidates) -> Graph:
