@@ -15,9 +15,10 @@ training digits the model held out. On those, half of them fit the confidence's 
 (a logistic regression on scoring.confidence_features, then shifted down until the readings
 it gives >= 0.99 are exact >= 99.5% of the time), and the other half checks it.
 The weights now stay when no refit reads the validation numbers better; the calibration is
-refit either way, and replaces the shipped one only if it gives more readings >= 0.99. It also
-picks the least doubt a reading's path is given (scoring.PATH_DOUBT_FLOOR): the lowest at which
-the shipped calibration's readings >= 0.99 stay exact on the calibration half. Prints the
+refit either way, and replaces the shipped one unless it gives fewer readings >= 0.99 on the
+calibration half, both counted at the least doubt a reading's path is given
+(scoring.PATH_DOUBT_FLOOR). That floor is chosen first: the lowest at which the shipped
+calibration's readings >= 0.99 stay exact on the calibration half. Prints the
 weights to paste into scoring.py and the validation figures.
 """
 
@@ -348,24 +349,24 @@ def main() -> None:
             if rate > best[0]:
                 best = (rate, l2, share, w)
     _, chosen_l2, chosen_share, w = best  # the weights now unless a refit read better
-    exact, x = readings(val, w)
-    halves = np.arange(len(val)) % 2 == 0
-    coef, shift = fit_calibration(x[halves], exact[halves])
-    given = 1 / (1 + np.exp(-(x @ coef - shift)))
     if chosen_share is None:
         print("\nchosen: the weights now (no refit read the validation numbers better); the calibration refit")
     else:
         print(f"\nchosen: l2 {chosen_l2:g}, MNIST share {chosen_share} "
               f"({Fit(train, chosen_share).left_out} training numbers no path reads)")
-    print(f"confidence on the calibration half:  {_reliability(given[halves], exact[halves])}")
-    print(f"confidence on the other half:        {_reliability(given[~halves], exact[~halves])}")
-    refit_sure = int((given[halves] >= SURE).sum())
+    halves = np.arange(len(val)) % 2 == 0
     floor = choose_doubt_floor(val, w, halves)
-    exact, x = readings(val, w, floor)
-    given = 1 / (1 + np.exp(-(x @ CONFIDENCE_WEIGHTS - CONFIDENCE_SHIFT)))
-    print(f"the shipped calibration with the path's doubt at least {floor:g}, on the calibration half: "
-          f"{_reliability(given[halves], exact[halves])}; on the other: {_reliability(given[~halves], exact[~halves])}")
-    if refit_sure < (given[halves] >= SURE).sum():  # both exact enough there: the one that is sure more often
+    exact, x = readings(val, w, floor)  # both calibrations are judged at the chosen floor
+    coef, shift = fit_calibration(x[halves], exact[halves])
+    sure = []
+    for label, (c, s) in (("the refit calibration", (coef, shift)),
+                          ("the shipped calibration", (CONFIDENCE_WEIGHTS, CONFIDENCE_SHIFT))):
+        given = 1 / (1 + np.exp(-(x @ c - s)))
+        sure.append(int((given[halves] >= SURE).sum()))
+        print(f"{label}, the path's doubt at least {floor:g}: on the calibration half "
+              f"{_reliability(given[halves], exact[halves])}; on the other "
+              f"{_reliability(given[~halves], exact[~halves])}")
+    if sure[0] < sure[1]:  # both exact enough there: the one that is sure more often
         coef, shift = CONFIDENCE_WEIGHTS, CONFIDENCE_SHIFT
         print("chosen calibration: the shipped one (the refit is sure of fewer readings)")
     print("\n# paste into digitclf/reading/scoring.py")
